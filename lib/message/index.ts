@@ -1,0 +1,15 @@
+export type { Params, HeaderField, CSeq, Endpoint } from './types.js';
+export { SipMessage, SipRequest, SipResponse, defaultReason } from './message.js';
+export type { RequestInit, ResponseInit, MessageInit, HeaderInit, SipMessageAny } from './message.js';
+export { parse } from './parse.js';
+export { serialize } from './serialize.js';
+export { Uri, parseUri, uriEquals, formatHost } from './uri.js';
+export type { UriInit } from './uri.js';
+export { NameAddr } from './name-addr.js';
+export { Via, BRANCH_COOKIE } from './via.js';
+export { parseAuth, formatAuth } from './auth.js';
+export type { AuthValue } from './auth.js';
+export { makeResponse, generateBranch, generateTag, generateCallId } from './build.js';
+export type { ResponseOptions } from './build.js';
+export { addVia, removeTopVia, replaceTopVia, stampReceived, addRecordRoute, addRoute, removeTopRoute } from './edit.js';
+export { headerKey, canonicalName } from './header-names.js';

@@ -1,0 +1,384 @@
+import type { CSeq, HeaderField } from './types.js';
+import { LIST_HEADERS, canonicalName, headerKey } from './header-names.js';
+import { splitList } from './params.js';
+import { NameAddr, parseNameAddr } from './name-addr.js';
+import { Via, parseVia } from './via.js';
+import { Uri, parseUri } from './uri.js';
+import { parseCSeq } from './cseq.js';
+
+/** Header text is latin1 (one char per byte); a value given with wider characters is UTF-8 encoded. */
+function toLatin1(value: string): string {
+  for (let i = 0; i < value.length; i++) {
+    if (value.charCodeAt(i) > 255) return Buffer.from(value, 'utf8').toString('latin1');
+  }
+  return value;
+}
+
+/** A header field with its lookup key (the lower-case long name) computed once. */
+export class HeaderEntry implements HeaderField {
+  constructor(
+    readonly name: string,
+    readonly value: string,
+    readonly key: string,
+  ) {}
+}
+
+export type HeaderInit = ReadonlyArray<HeaderField> | Record<string, string | number | ReadonlyArray<string>>;
+
+function toEntries(init: HeaderInit | undefined): HeaderEntry[] {
+  const out: HeaderEntry[] = [];
+  if (init === undefined) return out;
+  if (Array.isArray(init)) {
+    for (const h of init as ReadonlyArray<HeaderField>) out.push(new HeaderEntry(h.name, toLatin1(h.value), headerKey(h.name)));
+    return out;
+  }
+  for (const [name, v] of Object.entries(init as Record<string, string | number | ReadonlyArray<string>>)) {
+    const values = Array.isArray(v) ? (v as ReadonlyArray<string>) : [String(v)];
+    for (const value of values) out.push(new HeaderEntry(name, toLatin1(value), headerKey(name)));
+  }
+  return out;
+}
+
+function toBody(body: Buffer | string | undefined): Buffer {
+  if (body === undefined) return Buffer.alloc(0);
+  return typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+}
+
+export interface MessageInit {
+  headers?: HeaderInit;
+  body?: Buffer | string;
+}
+
+/**
+ * What requests and responses share: an ordered list of raw header fields (kept byte-faithful so
+ * a proxy forwards what it does not change), a body kept as a Buffer, and parsed views of the
+ * headers the stack reads, computed on first use and cached until that header changes.
+ *
+ * The views are snapshots: change a header through `set`/`append`/`prepend`/`remove` (or the
+ * helpers in edit.ts), not by mutating a view object.
+ */
+export abstract class SipMessage {
+  abstract readonly isRequest: boolean;
+  /** @internal */
+  _headers: HeaderEntry[];
+  /** @internal the exact bytes this message was parsed from, while it is unchanged */
+  _raw: Buffer | undefined;
+  #body: Buffer;
+  #cache = new Map<string, unknown>();
+
+  constructor(init: MessageInit) {
+    this._headers = toEntries(init.headers);
+    this.#body = toBody(init.body);
+    this._raw = undefined;
+  }
+
+  get body(): Buffer {
+    return this.#body;
+  }
+  set body(value: Buffer | string) {
+    this.#body = toBody(value);
+    this._raw = undefined;
+  }
+
+  /** Every header field, in order, with its raw value. */
+  get headers(): readonly HeaderField[] {
+    return this._headers;
+  }
+
+  /** The first value of a header (any spelling or compact form); for list headers the first element. */
+  get(name: string): string | undefined {
+    const key = headerKey(name);
+    for (const h of this._headers) {
+      if (h.key === key) return LIST_HEADERS.has(key) ? splitList(h.value)[0] : h.value;
+    }
+    return undefined;
+  }
+
+  /** Every value of a header, in order; comma-separated lists are split for list headers. */
+  getAll(name: string): string[] {
+    const key = headerKey(name);
+    const list = LIST_HEADERS.has(key);
+    const out: string[] = [];
+    for (const h of this._headers) {
+      if (h.key !== key) continue;
+      if (list) for (const v of splitList(h.value)) out.push(v);
+      else out.push(h.value);
+    }
+    return out;
+  }
+
+  has(name: string): boolean {
+    const key = headerKey(name);
+    return this._headers.some((h) => h.key === key);
+  }
+
+  #changed(key: string): void {
+    this.#cache.delete(key);
+    this._raw = undefined;
+  }
+
+  /** Replaces every field of this header with the given value(s), at the place of the first one. */
+  set(name: string, value: string | number | ReadonlyArray<string | { toString(): string }>): this {
+    const key = headerKey(name);
+    const values = Array.isArray(value) ? value.map(String) : [String(value)];
+    const at = this._headers.findIndex((h) => h.key === key);
+    const kept = this._headers.filter((h) => h.key !== key);
+    const spelled = at === -1 ? canonicalName(name) : this._headers[at]!.name;
+    const entries = values.map((v) => new HeaderEntry(spelled, toLatin1(v), key));
+    if (at === -1) kept.push(...entries);
+    else kept.splice(at, 0, ...entries);
+    this._headers = kept;
+    this.#changed(key);
+    return this;
+  }
+
+  /** Adds a header field after the existing ones. */
+  append(name: string, value: string | { toString(): string }): this {
+    const key = headerKey(name);
+    const entry = new HeaderEntry(this.#spelling(name, key), toLatin1(String(value)), key);
+    let last = -1;
+    this._headers.forEach((h, i) => {
+      if (h.key === key) last = i;
+    });
+    if (last === -1) this._headers.push(entry);
+    else this._headers.splice(last + 1, 0, entry);
+    this.#changed(key);
+    return this;
+  }
+
+  /** Adds a header field before the existing ones (a new top Via, Record-Route or Route). */
+  prepend(name: string, value: string | { toString(): string }): this {
+    const key = headerKey(name);
+    const entry = new HeaderEntry(this.#spelling(name, key), toLatin1(String(value)), key);
+    const first = this._headers.findIndex((h) => h.key === key);
+    // with no field of this name yet, the new one goes first (where a top Via belongs)
+    this._headers.splice(first === -1 ? 0 : first, 0, entry);
+    this.#changed(key);
+    return this;
+  }
+
+  /** Removes every field of this header. */
+  remove(name: string): this {
+    const key = headerKey(name);
+    this._headers = this._headers.filter((h) => h.key !== key);
+    this.#changed(key);
+    return this;
+  }
+
+  /** Removes the first element of a (list) header, keeping the rest of its field. Returns it. */
+  shift(name: string): string | undefined {
+    const key = headerKey(name);
+    const at = this._headers.findIndex((h) => h.key === key);
+    if (at === -1) return undefined;
+    const field = this._headers[at]!;
+    const values = LIST_HEADERS.has(key) ? splitList(field.value) : [field.value];
+    const first = values.shift();
+    if (values.length === 0) this._headers.splice(at, 1);
+    else this._headers[at] = new HeaderEntry(field.name, values.join(', '), key);
+    this.#changed(key);
+    return first;
+  }
+
+  #spelling(name: string, key: string): string {
+    const existing = this._headers.find((h) => h.key === key);
+    return existing !== undefined ? existing.name : name.length === 1 ? name : canonicalName(name);
+  }
+
+  /** @internal */
+  _view<T>(key: string, compute: () => T): T {
+    let v = this.#cache.get(key) as T | undefined;
+    if (v === undefined) {
+      v = compute();
+      this.#cache.set(key, v);
+    }
+    return v;
+  }
+
+  /** @internal used by the parser to store the views it built while validating */
+  _setView(key: string, value: unknown): void {
+    this.#cache.set(key, value);
+  }
+
+  get via(): Via[] {
+    return this._view('via', () => this.getAll('via').map(parseVia));
+  }
+  get from(): NameAddr {
+    return this._view('from', () => parseNameAddr(this.#required('from')));
+  }
+  get to(): NameAddr {
+    return this._view('to', () => parseNameAddr(this.#required('to')));
+  }
+  get contact(): NameAddr[] {
+    return this._view('contact', () => this.getAll('contact').map((v) => parseNameAddr(v, true)));
+  }
+  get route(): NameAddr[] {
+    return this._view('route', () => this.getAll('route').map((v) => parseNameAddr(v)));
+  }
+  get recordRoute(): NameAddr[] {
+    return this._view('record-route', () => this.getAll('record-route').map((v) => parseNameAddr(v)));
+  }
+  get callId(): string {
+    return this.#required('call-id');
+  }
+  get cseq(): CSeq {
+    return this._view('cseq', () => parseCSeq(this.#required('cseq')));
+  }
+  get maxForwards(): number | undefined {
+    const v = this.get('max-forwards');
+    return v === undefined ? undefined : Number(v);
+  }
+  get expires(): number | undefined {
+    const v = this.get('expires');
+    return v === undefined ? undefined : Number(v);
+  }
+  get contentType(): string | undefined {
+    return this.get('content-type');
+  }
+  /** The body's length (what serialize writes as Content-Length). */
+  get contentLength(): number {
+    return this.#body.length;
+  }
+
+  #required(key: string): string {
+    const v = this.get(key);
+    if (v === undefined) throw new Error(`message has no ${canonicalName(key)} header`);
+    return v;
+  }
+
+  /** The start line without CRLF. */
+  abstract startLine(): string;
+
+  abstract clone(): SipMessage;
+
+  /** @internal copies headers and body into a new message of the same kind */
+  protected _copyInto<T extends SipMessage>(target: T): T {
+    target._headers = this._headers.slice();
+    target.body = this.#body;
+    return target;
+  }
+}
+
+export interface RequestInit extends MessageInit {
+  method: string;
+  uri: Uri | string;
+}
+
+/** A SIP request (RFC 3261 §7.1). */
+export class SipRequest extends SipMessage {
+  readonly isRequest = true as const;
+  #method: string;
+  #uri: Uri | undefined;
+  #uriText: string | undefined;
+
+  constructor(init: RequestInit) {
+    super(init);
+    this.#method = init.method;
+    if (typeof init.uri === 'string') this.#uriText = init.uri;
+    else this.#uri = init.uri;
+  }
+
+  get method(): string {
+    return this.#method;
+  }
+  set method(m: string) {
+    this.#method = m;
+    this._raw = undefined;
+  }
+
+  /** The Request-URI. Reading it hands out the mutable object, so serialize writes it back. */
+  get uri(): Uri {
+    if (this.#uri === undefined) this.#uri = parseUri(this.#uriText!);
+    this.#uriText = undefined;
+    this._raw = undefined;
+    return this.#uri;
+  }
+  set uri(u: Uri | string) {
+    if (typeof u === 'string') {
+      this.#uri = undefined;
+      this.#uriText = u;
+    } else {
+      this.#uri = u;
+      this.#uriText = undefined;
+    }
+    this._raw = undefined;
+  }
+
+  /** @internal parser hook: the URI was already validated */
+  _setParsedUri(text: string, uri: Uri): void {
+    this.#uriText = text;
+    this.#uri = uri;
+  }
+
+  startLine(): string {
+    const uri = this.#uriText ?? this.#uri!.toString();
+    return `${this.#method} ${uri} SIP/2.0`;
+  }
+
+  clone(): SipRequest {
+    const copy = new SipRequest({ method: this.#method, uri: this.#uriText ?? this.#uri!.clone() });
+    return this._copyInto(copy);
+  }
+}
+
+export interface ResponseInit extends MessageInit {
+  status: number;
+  reason?: string;
+}
+
+/** A SIP response (RFC 3261 §7.2). */
+export class SipResponse extends SipMessage {
+  readonly isRequest = false as const;
+  #status: number;
+  #reason: string;
+
+  constructor(init: ResponseInit) {
+    super(init);
+    this.#status = init.status;
+    this.#reason = init.reason ?? defaultReason(init.status);
+  }
+
+  get status(): number {
+    return this.#status;
+  }
+  set status(s: number) {
+    this.#status = s;
+    this._raw = undefined;
+  }
+  get reason(): string {
+    return this.#reason;
+  }
+  set reason(r: string) {
+    this.#reason = r;
+    this._raw = undefined;
+  }
+
+  startLine(): string {
+    return `SIP/2.0 ${this.#status} ${this.#reason}`;
+  }
+
+  clone(): SipResponse {
+    return this._copyInto(new SipResponse({ status: this.#status, reason: this.#reason }));
+  }
+}
+
+export type SipMessageAny = SipRequest | SipResponse;
+
+const REASONS: Record<number, string> = {
+  100: 'Trying', 180: 'Ringing', 181: 'Call Is Being Forwarded', 182: 'Queued', 183: 'Session Progress',
+  200: 'OK', 202: 'Accepted', 300: 'Multiple Choices', 301: 'Moved Permanently', 302: 'Moved Temporarily',
+  305: 'Use Proxy', 380: 'Alternative Service', 400: 'Bad Request', 401: 'Unauthorized', 402: 'Payment Required',
+  403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 406: 'Not Acceptable',
+  407: 'Proxy Authentication Required', 408: 'Request Timeout', 410: 'Gone', 413: 'Request Entity Too Large',
+  414: 'Request-URI Too Long', 415: 'Unsupported Media Type', 416: 'Unsupported URI Scheme', 420: 'Bad Extension',
+  421: 'Extension Required', 423: 'Interval Too Brief', 480: 'Temporarily Unavailable',
+  481: 'Call/Transaction Does Not Exist', 482: 'Loop Detected', 483: 'Too Many Hops', 484: 'Address Incomplete',
+  485: 'Ambiguous', 486: 'Busy Here', 487: 'Request Terminated', 488: 'Not Acceptable Here', 491: 'Request Pending',
+  493: 'Undecipherable', 500: 'Server Internal Error', 501: 'Not Implemented', 502: 'Bad Gateway',
+  503: 'Service Unavailable', 504: 'Server Time-out', 505: 'Version Not Supported', 513: 'Message Too Large',
+  600: 'Busy Everywhere', 603: 'Decline', 604: 'Does Not Exist Anywhere', 606: 'Not Acceptable',
+};
+
+/** The RFC 3261 §21 reason phrase for a status code. */
+export function defaultReason(status: number): string {
+  return REASONS[status] ?? (status < 200 ? 'Provisional' : status < 300 ? 'OK' : 'Error');
+}

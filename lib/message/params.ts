@@ -1,0 +1,123 @@
+import type { Params } from './types.js';
+import { TOKEN, skipWs } from './charset.js';
+
+/**
+ * A syntax fault inside one header value. The parser turns it into a SipParseError whose reason
+ * names the header ("Bad Via: ...").
+ */
+export class SyntaxFault extends Error {}
+
+/** Scans a token starting at i; returns its end index (i when there is none). */
+export function scanToken(s: string, i: number): number {
+  while (i < s.length) {
+    const c = s.charCodeAt(i);
+    if (c >= 128 || TOKEN[c] === 0) break;
+    i++;
+  }
+  return i;
+}
+
+/**
+ * Scans a quoted-string (RFC 3261 §25.1: DQUOTE *(qdtext / quoted-pair) DQUOTE) whose opening
+ * quote is at i; returns the index after the closing quote.
+ */
+export function scanQuoted(s: string, i: number): number {
+  i++;
+  while (i < s.length) {
+    const c = s.charCodeAt(i);
+    if (c === 92 /* \ */) {
+      i += 2;
+      continue;
+    }
+    if (c === 34 /* " */) return i + 1;
+    i++;
+  }
+  throw new SyntaxFault('unterminated quoted string');
+}
+
+/** Removes the quotes and quoted-pair escapes of a quoted-string. */
+export function unquote(q: string): string {
+  if (q.length < 2 || q.charCodeAt(0) !== 34) return q;
+  const inner = q.slice(1, -1);
+  return inner.indexOf('\\') === -1 ? inner : inner.replace(/\\(.)/g, '$1');
+}
+
+/** Quotes a string for use as a quoted-string. */
+export function quote(s: string): string {
+  return '"' + s.replace(/(["\\])/g, '\\$1') + '"';
+}
+
+function isValueChar(c: number): boolean {
+  // token characters plus what host (IPv6 references), and gen-value need.
+  return (c < 128 && TOKEN[c] === 1) || c === 58 /* : */ || c === 91 /* [ */ || c === 93 /* ] */;
+}
+
+/**
+ * Parses header parameters `*( SEMI generic-param )` starting at s[i] (RFC 3261 §25.1:
+ * generic-param = token [ EQUAL gen-value ], gen-value = token / host / quoted-string).
+ * Stops at a comma or the end of the value. Quoted values keep their quotes so they serialize back
+ * unchanged. Returns the index where scanning stopped.
+ */
+export function parseParams(s: string, i: number, into: Params): number {
+  for (;;) {
+    i = skipWs(s, i);
+    if (i >= s.length || s.charCodeAt(i) !== 59 /* ; */) return i;
+    i = skipWs(s, i + 1);
+    const nameStart = i;
+    i = scanToken(s, i);
+    if (i === nameStart) throw new SyntaxFault('empty parameter name');
+    const name = s.slice(nameStart, i).toLowerCase();
+    i = skipWs(s, i);
+    if (i < s.length && s.charCodeAt(i) === 61 /* = */) {
+      i = skipWs(s, i + 1);
+      const valueStart = i;
+      if (s.charCodeAt(i) === 34) {
+        i = scanQuoted(s, i);
+      } else {
+        while (i < s.length && isValueChar(s.charCodeAt(i))) i++;
+      }
+      if (i === valueStart) throw new SyntaxFault(`empty value for parameter ${name}`);
+      into[name] = s.slice(valueStart, i);
+    } else {
+      into[name] = null;
+    }
+  }
+}
+
+/** Serializes a parameter map as `;name=value;flag`. */
+export function formatParams(params: Params): string {
+  let out = '';
+  for (const name in params) {
+    const v = params[name];
+    out += v === null || v === undefined ? ';' + name : ';' + name + '=' + v;
+  }
+  return out;
+}
+
+/**
+ * Splits a header value at top-level commas (RFC 3261 §7.3.1: a header whose grammar is a
+ * comma-separated list may be written as several values in one field). Commas inside quotes,
+ * angle brackets or a quoted-pair do not split.
+ */
+export function splitList(value: string): string[] {
+  if (value.indexOf(',') === -1) return [value];
+  const out: string[] = [];
+  let start = 0;
+  let inQuote = false;
+  let inAngle = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (inQuote) {
+      if (c === 92) i++;
+      else if (c === 34) inQuote = false;
+    } else if (c === 34) inQuote = true;
+    else if (c === 60) inAngle = true;
+    else if (c === 62) inAngle = false;
+    else if (c === 44 && !inAngle) {
+      out.push(value.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  out.push(value.slice(start).trim());
+  return out;
+}

@@ -1,0 +1,295 @@
+import type { PartialHeaders } from '../errors.js';
+import { SipParseError } from '../errors.js';
+import { WORD, isDigits, isToken } from './charset.js';
+import { LIST_HEADERS, SINGLE_HEADERS, canonicalName, headerKey } from './header-names.js';
+import { HeaderEntry, SipRequest, SipResponse } from './message.js';
+import { parseNameAddr } from './name-addr.js';
+import { SyntaxFault, splitList } from './params.js';
+import { parseUriText } from './uri.js';
+import { parseVia } from './via.js';
+import { parseCSeq } from './cseq.js';
+
+/** delta-seconds and other 32-bit scalar fields (RFC 3261 §20.19: Expires up to 2**32-1). */
+const MAX_DELTA = 4294967295;
+/** Parser limits: a datagram is at most 65 535 bytes anyway; these bound work on hostile input. */
+export const MAX_HEADERS = 512;
+export const MAX_MESSAGE = 65535;
+
+/** RFC 3261 §8.1.1: the header fields every request and response must carry. */
+const MANDATORY = ['via', 'from', 'to', 'call-id', 'cseq'] as const;
+
+class Fault extends Error {
+  constructor(
+    readonly reason: string,
+    readonly status = 400,
+  ) {
+    super(reason);
+  }
+}
+
+function partial(headers: HeaderEntry[]): PartialHeaders {
+  const p: PartialHeaders = { via: [] };
+  for (const h of headers) {
+    switch (h.key) {
+      case 'via':
+        p.via.push(h.value);
+        break;
+      case 'from':
+        p.from ??= h.value;
+        break;
+      case 'to':
+        p.to ??= h.value;
+        break;
+      case 'call-id':
+        p.callId ??= h.value;
+        break;
+      case 'cseq':
+        p.cseq ??= h.value;
+        break;
+    }
+  }
+  return p;
+}
+
+/** Checks an unsigned 32-bit decimal (delta-seconds, §25.1). */
+function isDelta(v: string): boolean {
+  return isDigits(v) && v.length <= 10 && Number(v) <= MAX_DELTA;
+}
+
+/**
+ * Parses one SIP message from a datagram (RFC 3261 §7). Returns a SipRequest or SipResponse, or
+ * throws SipParseError with the status a server should answer (400, or 505 for an unsupported
+ * version) and whatever could be read of Via, From, To, Call-ID and CSeq to build that answer.
+ *
+ * The start line, framing and the headers every element reads (Via, From, To, Call-ID, CSeq,
+ * Contact, Max-Forwards, Expires, Content-Length) are validated here; other headers are kept raw
+ * and parsed when read.
+ */
+export function parse(input: Buffer | string): SipRequest | SipResponse {
+  const buf = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
+  if (buf.length > MAX_MESSAGE) throw new SipParseError('Message Too Large', { status: 513 });
+
+  // RFC 3261 §7.5: CRLFs before the start line are ignored.
+  let start = 0;
+  while (start < buf.length && (buf[start] === 13 || buf[start] === 10)) start++;
+
+  // the header section ends at the first empty line
+  let headEnd = buf.indexOf('\r\n\r\n', start, 'latin1');
+  let bodyStart: number;
+  if (headEnd !== -1) bodyStart = headEnd + 4;
+  else {
+    headEnd = buf.indexOf('\n\n', start, 'latin1');
+    if (headEnd !== -1) bodyStart = headEnd + 2;
+    else {
+      headEnd = buf.length;
+      bodyStart = buf.length;
+    }
+  }
+  const head = buf.toString('latin1', start, headEnd);
+
+  let lineEnd = head.indexOf('\n');
+  if (lineEnd === -1) lineEnd = head.length;
+  const startLine = head.charCodeAt(lineEnd - 1) === 13 ? head.slice(0, lineEnd - 1) : head.slice(0, lineEnd);
+  const isResponse = startLine.length >= 4 && startLine.slice(0, 4).toUpperCase() === 'SIP/';
+  const isRequest = !isResponse;
+
+  const headers: HeaderEntry[] = [];
+  try {
+    splitHeaders(head, lineEnd + 1, headers);
+  } catch (e) {
+    if (e instanceof Fault) throw new SipParseError(e.reason, { status: e.status, isRequest, headers: partial(headers) });
+    throw e;
+  }
+
+  try {
+    const msg = isResponse ? parseStatusLine(startLine) : parseRequestLine(startLine);
+    msg._headers = headers;
+    msg.body = cutBody(buf, bodyStart, headers);
+    validate(msg);
+    if (hasCorrectLength(headers, msg.body.length)) msg._raw = start === 0 && bodyStart + msg.body.length === buf.length ? buf : undefined;
+    return msg;
+  } catch (e) {
+    if (e instanceof Fault) throw new SipParseError(e.reason, { status: e.status, isRequest, headers: partial(headers) });
+    throw e;
+  }
+}
+
+/** Splits header lines, undoing folding (§7.3.1: a line starting with SP or HTAB continues the previous one). */
+function splitHeaders(head: string, pos: number, out: HeaderEntry[]): void {
+  let name = '';
+  let value = '';
+  let have = false;
+  while (pos < head.length) {
+    let end = head.indexOf('\n', pos);
+    if (end === -1) end = head.length;
+    const line = head.charCodeAt(end - 1) === 13 ? head.slice(pos, end - 1) : head.slice(pos, end);
+    pos = end + 1;
+    const c0 = line.charCodeAt(0);
+    if (c0 === 32 || c0 === 9) {
+      if (!have) throw new Fault('Continuation line before any header');
+      value += ' ' + line.trim();
+      continue;
+    }
+    if (have) push(out, name, value);
+    const colon = line.indexOf(':');
+    if (colon <= 0) throw new Fault(line.length === 0 ? 'Empty line in headers' : `Header without colon: ${line.slice(0, 40)}`);
+    name = line.slice(0, colon);
+    // HCOLON = *( SP / HTAB ) ":" SWS
+    if (line.charCodeAt(colon - 1) === 32 || line.charCodeAt(colon - 1) === 9) name = name.trimEnd();
+    if (!isToken(name)) throw new Fault(`Bad header name: ${name.slice(0, 40)}`);
+    value = line.slice(colon + 1).trim();
+    have = true;
+    if (out.length >= MAX_HEADERS) throw new Fault('Too many headers');
+  }
+  if (have) push(out, name, value);
+}
+
+function push(out: HeaderEntry[], name: string, value: string): void {
+  out.push(new HeaderEntry(name, value, headerKey(name)));
+}
+
+/** Request-Line = Method SP Request-URI SP SIP-Version (§7.1): single spaces, nothing else. */
+function parseRequestLine(line: string): SipRequest {
+  const sp1 = line.indexOf(' ');
+  const sp2 = sp1 === -1 ? -1 : line.indexOf(' ', sp1 + 1);
+  if (sp1 <= 0 || sp2 === -1) throw new Fault('Malformed Request-Line');
+  const method = line.slice(0, sp1);
+  const uriText = line.slice(sp1 + 1, sp2);
+  const version = line.slice(sp2 + 1);
+  checkVersion(version);
+  if (!isToken(method)) throw new Fault('Bad method in Request-Line');
+  if (uriText.length === 0 || /\s/.test(uriText) || /\s/.test(method)) {
+    throw new Fault('Malformed Request-Line (extra whitespace)');
+  }
+  let uri;
+  try {
+    uri = parseUriText(uriText);
+  } catch (e) {
+    if (e instanceof SyntaxFault) throw new Fault(`Bad Request-URI: ${e.message}`);
+    throw e;
+  }
+  const req = new SipRequest({ method, uri: uriText });
+  req._setParsedUri(uriText, uri);
+  return req;
+}
+
+/** SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT; anything but 2.0 is answered 505 (§8.2.2... §21.5.6). */
+function checkVersion(version: string): void {
+  const m = /^SIP\/(\d+)\.(\d+)$/i.exec(version);
+  if (m === null) throw new Fault(`Bad SIP version: ${version.slice(0, 20)}`);
+  if (Number(m[1]) !== 2 || Number(m[2]) !== 0) throw new Fault('Version Not Supported', 505);
+}
+
+/** Status-Line = SIP-Version SP Status-Code SP Reason-Phrase (§7.2); an empty reason is tolerated. */
+function parseStatusLine(line: string): SipResponse {
+  const sp1 = line.indexOf(' ');
+  if (sp1 === -1) throw new Fault('Malformed Status-Line');
+  checkVersion(line.slice(0, sp1));
+  let sp2 = line.indexOf(' ', sp1 + 1);
+  if (sp2 === -1) sp2 = line.length;
+  const code = line.slice(sp1 + 1, sp2);
+  if (code.length !== 3 || !isDigits(code) || code.charCodeAt(0) < 49 /* 1 */ || code.charCodeAt(0) > 54 /* 6 */) {
+    throw new Fault(`Bad status code: ${code.slice(0, 20)}`);
+  }
+  return new SipResponse({ status: Number(code), reason: line.slice(sp2 + 1) });
+}
+
+/**
+ * The body is exactly Content-Length bytes (§18.3, §20.14); without Content-Length over UDP it is
+ * the rest of the datagram. A Content-Length larger than what arrived is an error.
+ */
+function cutBody(buf: Buffer, bodyStart: number, headers: HeaderEntry[]): Buffer {
+  let length: string | undefined;
+  for (const h of headers) {
+    if (h.key === 'content-length') {
+      if (length !== undefined) throw new Fault('Duplicate Content-Length header');
+      length = h.value;
+    }
+  }
+  const available = buf.length - bodyStart;
+  if (length === undefined) return buf.subarray(bodyStart);
+  if (!isDigits(length) || length.length > 10) throw new Fault(`Bad Content-Length: ${length.slice(0, 20)}`);
+  const n = Number(length);
+  if (n > available) throw new Fault('Content-Length larger than message');
+  return buf.subarray(bodyStart, bodyStart + n);
+}
+
+function hasCorrectLength(headers: HeaderEntry[], length: number): boolean {
+  for (const h of headers) if (h.key === 'content-length') return Number(h.value) === length;
+  return false;
+}
+
+function field(what: string, fn: () => void): void {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof SyntaxFault) throw new Fault(`Bad ${what} header: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Header-level validation; stores the parsed views so reading them later costs nothing. */
+function validate(msg: SipRequest | SipResponse): void {
+  const seen = new Set<string>();
+  let viaValues: string[] = [];
+  let contactValues: string[] | undefined;
+  for (const h of msg._headers) {
+    const key = h.key;
+    if (SINGLE_HEADERS.has(key)) {
+      if (seen.has(key)) throw new Fault(`Duplicate ${canonicalName(key)} header`);
+    }
+    seen.add(key);
+    if (key === 'via') viaValues = viaValues.concat(splitList(h.value));
+    else if (key === 'contact') (contactValues ??= []).push(...splitList(h.value));
+  }
+  for (const key of MANDATORY) {
+    if (!seen.has(key)) throw new Fault(`Missing ${canonicalName(key)} header`);
+  }
+  field('Via', () => msg._setView('via', viaValues.map(parseVia)));
+  field('From', () => msg._setView('from', parseNameAddr(msg.get('from')!)));
+  field('To', () => msg._setView('to', parseNameAddr(msg.get('to')!)));
+  let cseq!: ReturnType<typeof parseCSeq>;
+  field('CSeq', () => {
+    cseq = parseCSeq(msg.get('cseq')!);
+    msg._setView('cseq', cseq);
+  });
+  const callId = msg.get('call-id')!;
+  // callid = word [ "@" word ] (§25.1)
+  if (!isCallId(callId)) throw new Fault('Bad Call-ID header');
+  if (contactValues !== undefined) {
+    const values = contactValues;
+    field('Contact', () => {
+      const contacts = values.map((v) => parseNameAddr(v, true));
+      for (const c of contacts) {
+        const exp = c.params['expires'];
+        if (exp !== undefined && (exp === null || !isDelta(exp))) throw new SyntaxFault('bad expires parameter');
+      }
+      if (contacts.length > 1 && contacts.some((c) => c.wildcard)) throw new SyntaxFault('* mixed with other contacts');
+      msg._setView('contact', contacts);
+    });
+  }
+  const mf = msg.get('max-forwards');
+  // Max-Forwards = 1*DIGIT, 0-255 (§20.22)
+  if (mf !== undefined && (!isDigits(mf) || mf.length > 3 || Number(mf) > 255)) throw new Fault('Bad Max-Forwards header');
+  const exp = msg.get('expires');
+  if (exp !== undefined && !isDelta(exp)) throw new Fault('Bad Expires header');
+  if (msg.isRequest && cseq.method !== msg.method) {
+    // §8.2... the CSeq method MUST match the method of the request (§20.16)
+    throw new Fault('CSeq method does not match Request-Line');
+  }
+}
+
+function isCallId(v: string): boolean {
+  if (v.length === 0) return false;
+  let at = false;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c === 64) {
+      if (at || i === 0 || i === v.length - 1) return false;
+      at = true;
+    } else if (c >= 128 || WORD[c] === 0) return false;
+  }
+  return true;
+}
+
+export { LIST_HEADERS };
