@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { CSeq, HeaderField } from './types.js';
 import { LIST_HEADERS, canonicalName, headerKey } from './header-names.js';
 import { splitList } from './params.js';
@@ -6,12 +7,21 @@ import { Via, parseVia } from './via.js';
 import { Uri, parseUri } from './uri.js';
 import { parseCSeq } from './cseq.js';
 
-/** Header text is latin1 (one char per byte); a value given with wider characters is UTF-8 encoded. */
+/**
+ * Header text is held as latin1 (one char per byte), as the parser reads it. A value given by the
+ * user is Unicode text and is stored as its UTF-8 bytes, except when it already is a latin1
+ * string of valid UTF-8 bytes (a raw value copied from another message), which is kept as is.
+ */
 function toLatin1(value: string): string {
+  let high = false;
   for (let i = 0; i < value.length; i++) {
-    if (value.charCodeAt(i) > 255) return Buffer.from(value, 'utf8').toString('latin1');
+    const c = value.charCodeAt(i);
+    if (c > 255) return Buffer.from(value, 'utf8').toString('latin1');
+    if (c > 127) high = true;
   }
-  return value;
+  if (!high) return value;
+  const bytes = Buffer.from(value, 'latin1');
+  return isUtf8(bytes) ? value : Buffer.from(value, 'utf8').toString('latin1');
 }
 
 /** A header field with its lookup key (the lower-case long name) computed once. */
