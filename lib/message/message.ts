@@ -74,7 +74,14 @@ export abstract class SipMessage {
   /** @internal the exact bytes this message was parsed from, while it is unchanged */
   _raw: Buffer | undefined;
   #body: Buffer;
-  #cache = new Map<string, unknown>();
+  // cached views, keyed by header key; reset when that header changes
+  #via: Via[] | undefined = undefined;
+  #from: NameAddr | undefined = undefined;
+  #to: NameAddr | undefined = undefined;
+  #contact: NameAddr[] | undefined = undefined;
+  #cseq: CSeq | undefined = undefined;
+  #route: NameAddr[] | undefined = undefined;
+  #recordRoute: NameAddr[] | undefined = undefined;
 
   constructor(init: MessageInit) {
     this._headers = toEntries(init.headers);
@@ -123,7 +130,15 @@ export abstract class SipMessage {
   }
 
   #changed(key: string): void {
-    this.#cache.delete(key);
+    switch (key) {
+      case 'via': this.#via = undefined; break;
+      case 'from': this.#from = undefined; break;
+      case 'to': this.#to = undefined; break;
+      case 'contact': this.#contact = undefined; break;
+      case 'cseq': this.#cseq = undefined; break;
+      case 'route': this.#route = undefined; break;
+      case 'record-route': this.#recordRoute = undefined; break;
+    }
     this._raw = undefined;
   }
 
@@ -161,8 +176,13 @@ export abstract class SipMessage {
     const key = headerKey(name);
     const entry = new HeaderEntry(this.#spelling(name, key), toLatin1(String(value)), key);
     const first = this._headers.findIndex((h) => h.key === key);
-    // with no field of this name yet, the new one goes first (where a top Via belongs)
-    this._headers.splice(first === -1 ? 0 : first, 0, entry);
+    // with no field of this name yet, a Via goes first and any other header after the Vias
+    let at = first;
+    if (at === -1) {
+      at = 0;
+      if (key !== 'via') while (at < this._headers.length && this._headers[at]!.key === 'via') at++;
+    }
+    this._headers.splice(at, 0, entry);
     this.#changed(key);
     return this;
   }
@@ -194,44 +214,38 @@ export abstract class SipMessage {
     return existing !== undefined ? existing.name : name.length === 1 ? name : canonicalName(name);
   }
 
-  /** @internal */
-  _view<T>(key: string, compute: () => T): T {
-    let v = this.#cache.get(key) as T | undefined;
-    if (v === undefined) {
-      v = compute();
-      this.#cache.set(key, v);
-    }
-    return v;
-  }
-
-  /** @internal used by the parser to store the views it built while validating */
-  _setView(key: string, value: unknown): void {
-    this.#cache.set(key, value);
+  /** @internal the parser stores the views it built while validating */
+  _setViews(via: Via[], from: NameAddr, to: NameAddr, cseq: CSeq, contact: NameAddr[] | undefined): void {
+    this.#via = via;
+    this.#from = from;
+    this.#to = to;
+    this.#cseq = cseq;
+    this.#contact = contact;
   }
 
   get via(): Via[] {
-    return this._view('via', () => this.getAll('via').map(parseVia));
+    return (this.#via ??= this.getAll('via').map(parseVia));
   }
   get from(): NameAddr {
-    return this._view('from', () => parseNameAddr(this.#required('from')));
+    return (this.#from ??= parseNameAddr(this.#required('from')));
   }
   get to(): NameAddr {
-    return this._view('to', () => parseNameAddr(this.#required('to')));
+    return (this.#to ??= parseNameAddr(this.#required('to')));
   }
   get contact(): NameAddr[] {
-    return this._view('contact', () => this.getAll('contact').map((v) => parseNameAddr(v, true)));
+    return (this.#contact ??= this.getAll('contact').map((v) => parseNameAddr(v, true)));
   }
   get route(): NameAddr[] {
-    return this._view('route', () => this.getAll('route').map((v) => parseNameAddr(v)));
+    return (this.#route ??= this.getAll('route').map((v) => parseNameAddr(v)));
   }
   get recordRoute(): NameAddr[] {
-    return this._view('record-route', () => this.getAll('record-route').map((v) => parseNameAddr(v)));
+    return (this.#recordRoute ??= this.getAll('record-route').map((v) => parseNameAddr(v)));
   }
   get callId(): string {
     return this.#required('call-id');
   }
   get cseq(): CSeq {
-    return this._view('cseq', () => parseCSeq(this.#required('cseq')));
+    return (this.#cseq ??= parseCSeq(this.#required('cseq')));
   }
   get maxForwards(): number | undefined {
     const v = this.get('max-forwards');

@@ -8,6 +8,7 @@ import { SyntaxFault, splitList } from './params.js';
 import { parseUriText } from './uri.js';
 import { parseVia } from './via.js';
 import { parseCSeq } from './cseq.js';
+import type { NameAddr } from './name-addr.js';
 
 /** delta-seconds and other 32-bit scalar fields (RFC 3261 §20.19: Expires up to 2**32-1). */
 const MAX_DELTA = 4294967295;
@@ -15,8 +16,6 @@ const MAX_DELTA = 4294967295;
 export const MAX_HEADERS = 512;
 export const MAX_MESSAGE = 65535;
 
-/** RFC 3261 §8.1.1: the header fields every request and response must carry. */
-const MANDATORY = ['via', 'from', 'to', 'call-id', 'cseq'] as const;
 
 class Fault extends Error {
   constructor(
@@ -104,9 +103,7 @@ export function parse(input: Buffer | string): SipRequest | SipResponse {
   try {
     const msg = isResponse ? parseStatusLine(startLine) : parseRequestLine(startLine);
     msg._headers = headers;
-    msg.body = cutBody(buf, bodyStart, headers);
-    validate(msg);
-    if (hasCorrectLength(headers, msg.body.length)) msg._raw = start === 0 && bodyStart + msg.body.length === buf.length ? buf : undefined;
+    validate(msg, buf, bodyStart, start);
     return msg;
   } catch (e) {
     if (e instanceof Fault) throw new SipParseError(e.reason, { status: e.status, isRequest, headers: partial(headers) });
@@ -194,91 +191,130 @@ function parseStatusLine(line: string): SipResponse {
   return new SipResponse({ status: Number(code), reason: line.slice(sp2 + 1) });
 }
 
-/**
- * The body is exactly Content-Length bytes (§18.3, §20.14); without Content-Length over UDP it is
- * the rest of the datagram. A Content-Length larger than what arrived is an error.
- */
-function cutBody(buf: Buffer, bodyStart: number, headers: HeaderEntry[]): Buffer {
-  let length: string | undefined;
-  for (const h of headers) {
-    if (h.key === 'content-length') {
-      if (length !== undefined) throw new Fault('Duplicate Content-Length header');
-      length = h.value;
-    }
-  }
-  const available = buf.length - bodyStart;
-  if (length === undefined) return buf.subarray(bodyStart);
-  if (!isDigits(length) || length.length > 10) throw new Fault(`Bad Content-Length: ${length.slice(0, 20)}`);
-  const n = Number(length);
-  if (n > available) throw new Fault('Content-Length larger than message');
-  return buf.subarray(bodyStart, bodyStart + n);
-}
-
-function hasCorrectLength(headers: HeaderEntry[], length: number): boolean {
-  for (const h of headers) if (h.key === 'content-length') return Number(h.value) === length;
-  return false;
-}
-
-function field(what: string, fn: () => void): void {
+function field<T>(what: string, fn: () => T): T {
   try {
-    fn();
+    return fn();
   } catch (e) {
     if (e instanceof SyntaxFault) throw new Fault(`Bad ${what} header: ${e.message}`);
     throw e;
   }
 }
 
-/** Header-level validation; stores the parsed views so reading them later costs nothing. */
-function validate(msg: SipRequest | SipResponse): void {
-  const seen = new Set<string>();
-  let viaValues: string[] = [];
+function duplicate(key: string): never {
+  throw new Fault(`Duplicate ${canonicalName(key)} header`);
+}
+
+/**
+ * One pass over the headers: presence of the mandatory ones, single-instance headers, the
+ * body cut at Content-Length, and the parsed views of what every element reads (stored on the
+ * message so reading them later costs nothing).
+ */
+function validate(msg: SipRequest | SipResponse, buf: Buffer, bodyStart: number, start: number): void {
+  let from: string | undefined;
+  let to: string | undefined;
+  let callId: string | undefined;
+  let cseqText: string | undefined;
+  let length: string | undefined;
+  let maxForwards: string | undefined;
+  let expires: string | undefined;
+  let viaValues: string[] | undefined;
   let contactValues: string[] | undefined;
+  let others: Set<string> | undefined;
   for (const h of msg._headers) {
-    const key = h.key;
-    if (SINGLE_HEADERS.has(key)) {
-      if (seen.has(key)) throw new Fault(`Duplicate ${canonicalName(key)} header`);
+    switch (h.key) {
+      case 'via':
+        if (viaValues === undefined) viaValues = splitList(h.value);
+        else viaValues.push(...splitList(h.value));
+        break;
+      case 'from':
+        if (from !== undefined) duplicate(h.key);
+        from = h.value;
+        break;
+      case 'to':
+        if (to !== undefined) duplicate(h.key);
+        to = h.value;
+        break;
+      case 'call-id':
+        if (callId !== undefined) duplicate(h.key);
+        callId = h.value;
+        break;
+      case 'cseq':
+        if (cseqText !== undefined) duplicate(h.key);
+        cseqText = h.value;
+        break;
+      case 'content-length':
+        if (length !== undefined) duplicate(h.key);
+        length = h.value;
+        break;
+      case 'max-forwards':
+        if (maxForwards !== undefined) duplicate(h.key);
+        maxForwards = h.value;
+        break;
+      case 'expires':
+        if (expires !== undefined) duplicate(h.key);
+        expires = h.value;
+        break;
+      case 'contact':
+        if (contactValues === undefined) contactValues = splitList(h.value);
+        else contactValues.push(...splitList(h.value));
+        break;
+      default:
+        if (SINGLE_HEADERS.has(h.key)) {
+          others ??= new Set();
+          if (others.has(h.key)) duplicate(h.key);
+          others.add(h.key);
+        }
     }
-    seen.add(key);
-    if (key === 'via') viaValues = viaValues.concat(splitList(h.value));
-    else if (key === 'contact') (contactValues ??= []).push(...splitList(h.value));
   }
-  for (const key of MANDATORY) {
-    if (!seen.has(key)) throw new Fault(`Missing ${canonicalName(key)} header`);
+  // RFC 3261 §8.1.1: To, From, CSeq, Call-ID, Max-Forwards and Via are mandatory in requests; a
+  // missing Max-Forwards is tolerated (RFC 2543 elements do not send it; §16.6 step 3 adds it).
+  if (viaValues === undefined) throw new Fault('Missing Via header');
+  if (from === undefined) throw new Fault('Missing From header');
+  if (to === undefined) throw new Fault('Missing To header');
+  if (callId === undefined) throw new Fault('Missing Call-ID header');
+  if (cseqText === undefined) throw new Fault('Missing CSeq header');
+
+  // The body is exactly Content-Length bytes (§18.3, §20.14); without Content-Length over UDP it
+  // is the rest of the datagram. A Content-Length larger than what arrived is an error.
+  const available = buf.length - bodyStart;
+  let bodyLength = available;
+  if (length !== undefined) {
+    if (!isDigits(length) || length.length > 10) throw new Fault(`Bad Content-Length: ${length.slice(0, 20)}`);
+    bodyLength = Number(length);
+    if (bodyLength > available) throw new Fault('Content-Length larger than message');
   }
-  field('Via', () => msg._setView('via', viaValues.map(parseVia)));
-  field('From', () => msg._setView('from', parseNameAddr(msg.get('from')!)));
-  field('To', () => msg._setView('to', parseNameAddr(msg.get('to')!)));
-  let cseq!: ReturnType<typeof parseCSeq>;
-  field('CSeq', () => {
-    cseq = parseCSeq(msg.get('cseq')!);
-    msg._setView('cseq', cseq);
-  });
-  const callId = msg.get('call-id')!;
+  msg.body = bodyLength === available ? buf.subarray(bodyStart) : buf.subarray(bodyStart, bodyStart + bodyLength);
+
+  const vias = field('Via', () => viaValues.map(parseVia));
+  const fromView = field('From', () => parseNameAddr(from));
+  const toView = field('To', () => parseNameAddr(to));
+  const cseq = field('CSeq', () => parseCSeq(cseqText));
   // callid = word [ "@" word ] (§25.1)
   if (!isCallId(callId)) throw new Fault('Bad Call-ID header');
+  let contacts: NameAddr[] | undefined;
   if (contactValues !== undefined) {
     const values = contactValues;
-    field('Contact', () => {
-      const contacts = values.map((v) => parseNameAddr(v, true));
-      for (const c of contacts) {
+    contacts = field('Contact', () => {
+      const list = values.map((v) => parseNameAddr(v, true));
+      for (const c of list) {
         const exp = c.params['expires'];
         if (exp !== undefined && (exp === null || !isDelta(exp))) throw new SyntaxFault('bad expires parameter');
       }
-      if (contacts.length > 1 && contacts.some((c) => c.wildcard)) throw new SyntaxFault('* mixed with other contacts');
-      msg._setView('contact', contacts);
+      if (list.length > 1 && list.some((c) => c.wildcard)) throw new SyntaxFault('* mixed with other contacts');
+      return list;
     });
   }
-  const mf = msg.get('max-forwards');
   // Max-Forwards = 1*DIGIT, 0-255 (§20.22)
-  if (mf !== undefined && (!isDigits(mf) || mf.length > 3 || Number(mf) > 255)) throw new Fault('Bad Max-Forwards header');
-  const exp = msg.get('expires');
-  if (exp !== undefined && !isDelta(exp)) throw new Fault('Bad Expires header');
-  if (msg.isRequest && cseq.method !== msg.method) {
-    // §8.2... the CSeq method MUST match the method of the request (§20.16)
-    throw new Fault('CSeq method does not match Request-Line');
+  if (maxForwards !== undefined && (!isDigits(maxForwards) || maxForwards.length > 3 || Number(maxForwards) > 255)) {
+    throw new Fault('Bad Max-Forwards header');
   }
+  if (expires !== undefined && !isDelta(expires)) throw new Fault('Bad Expires header');
+  // §20.16: the CSeq method MUST match the method of the request
+  if (msg.isRequest && cseq.method !== msg.method) throw new Fault('CSeq method does not match Request-Line');
+  msg._setViews(vias, fromView, toView, cseq, contacts);
+  // an unchanged message serializes to the bytes it came from, when those carry a right Content-Length
+  if (length !== undefined && start === 0 && bodyStart + bodyLength === buf.length) msg._raw = buf;
 }
-
 function isCallId(v: string): boolean {
   if (v.length === 0) return false;
   let at = false;

@@ -1,6 +1,6 @@
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv6 } from 'node:net';
 import type { Params } from './types.js';
-import { HOST, PASSWORD, URI_HEADER, URI_PARAM, USER, allIn, escape, isDigits, unescape } from './charset.js';
+import { HOST, PASSWORD, URI_HEADER, URI_PARAM, USER, allIn, escape, unescape } from './charset.js';
 import { SyntaxFault } from './params.js';
 import { SipParseError } from '../errors.js';
 
@@ -107,37 +107,71 @@ function decode(s: string, what: string): string {
   return d;
 }
 
+/** IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT, each at most 255. */
+export function isIPv4Address(s: string): boolean {
+  let groups = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= s.length; i++) {
+    const c = i === s.length ? 46 : s.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || value > 255) return false;
+      groups++;
+      value = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57 && digits < 3) {
+      value = value * 10 + (c - 48);
+      digits++;
+    } else return false;
+  }
+  return groups === 4;
+}
+
 /**
- * Parses host [":" port] from s[i..end) into the URI (hostport, RFC 3261 §25.1). Used by URIs and
- * by Via sent-by. Returns nothing; throws SyntaxFault.
+ * Parses hostport (RFC 3261 §25.1: host [ ":" port ]) into target.host/target.port. Used by URIs
+ * and by Via sent-by. Throws SyntaxFault.
  */
 export function parseHostPort(s: string, target: { host: string; port: number | undefined }): void {
   let host: string;
-  let rest: string;
+  let portAt: number;
   if (s.charCodeAt(0) === 91 /* [ */) {
     const close = s.indexOf(']');
     if (close === -1) throw new SyntaxFault('unterminated IPv6 reference');
     host = s.slice(1, close);
     if (!isIPv6(host)) throw new SyntaxFault(`bad IPv6 address ${host}`);
-    rest = s.slice(close + 1);
+    portAt = close + 1;
   } else {
     const colon = s.indexOf(':');
+    portAt = colon === -1 ? s.length : colon;
     host = colon === -1 ? s : s.slice(0, colon);
-    rest = colon === -1 ? '' : s.slice(colon);
     if (host.length === 0 || !allIn(host, HOST)) throw new SyntaxFault(`bad host ${host}`);
-    // RFC 3261 §25.1: an IPv4address is four 1-3 digit groups; a name is not all digits and dots
-    if (/^[0-9.]+$/.test(host) && !isIPv4(host)) throw new SyntaxFault(`bad IPv4 address ${host}`);
+    // a name is never all digits and dots; such a host must be a valid IPv4 address
+    if (isDigitsAndDots(host) && !isIPv4Address(host)) throw new SyntaxFault(`bad IPv4 address ${host}`);
   }
-  if (rest.length === 0) {
-    target.host = host;
+  target.host = host;
+  if (portAt === s.length) {
     target.port = undefined;
     return;
   }
-  if (rest.charCodeAt(0) !== 58 /* : */) throw new SyntaxFault(`unexpected text after host: ${rest}`);
-  const port = rest.slice(1);
-  if (!isDigits(port) || port.length > 5 || Number(port) > 65535) throw new SyntaxFault(`bad port ${port}`);
-  target.host = host;
-  target.port = Number(port);
+  if (s.charCodeAt(portAt) !== 58 /* : */) throw new SyntaxFault(`unexpected text after host: ${s.slice(portAt)}`);
+  let port = 0;
+  const digits = s.length - portAt - 1;
+  if (digits < 1 || digits > 5) throw new SyntaxFault(`bad port ${s.slice(portAt + 1)}`);
+  for (let i = portAt + 1; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) throw new SyntaxFault(`bad port ${s.slice(portAt + 1)}`);
+    port = port * 10 + (c - 48);
+  }
+  if (port > 65535) throw new SyntaxFault(`bad port ${port}`);
+  target.port = port;
+}
+
+function isDigitsAndDots(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c !== 46 && (c < 48 || c > 57)) return false;
+  }
+  return true;
 }
 
 /** Splits `;a=b;c` URI parameters (already isolated) into a decoded map. */
@@ -158,9 +192,12 @@ function parseUriParams(s: string, into: Params): void {
 export function parseUriText(text: string): Uri {
   const colon = text.indexOf(':');
   if (colon <= 0) throw new SyntaxFault(`no scheme in URI ${text}`);
-  const scheme = text.slice(0, colon).toLowerCase();
-  // RFC 3986 scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
-  if (!/^[a-z][a-z0-9+.-]*$/.test(scheme)) throw new SyntaxFault(`bad URI scheme ${scheme}`);
+  let scheme = text.slice(0, colon);
+  if (scheme !== 'sip') {
+    scheme = scheme.toLowerCase();
+    // RFC 3986 scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
+    if (!/^[a-z][a-z0-9+.-]*$/.test(scheme)) throw new SyntaxFault(`bad URI scheme ${scheme}`);
+  }
   const uri = new Uri({ scheme });
   const rest = text.slice(colon + 1);
   if (scheme === 'tel') {
