@@ -165,6 +165,8 @@ function parseRequestLine(line: string): SipRequest {
     if (e instanceof SyntaxFault) throw new Fault(`Bad Request-URI: ${e.message}`);
     throw e;
   }
+  // §19.1.1 (table of where URI components may appear): headers are not allowed in a Request-URI
+  if (Object.keys(uri.headers).length > 0) throw new Fault('Bad Request-URI: headers are not allowed in a Request-URI');
   const req = new SipRequest({ method, uri: uriText });
   req._setParsedUri(uriText, uri);
   return req;
@@ -305,7 +307,7 @@ function validate(msg: SipRequest | SipResponse, buf: Buffer, bodyStart: number,
     });
   }
   // Max-Forwards = 1*DIGIT, 0-255 (§20.22)
-  if (maxForwards !== undefined && (!isDigits(maxForwards) || maxForwards.length > 3 || Number(maxForwards) > 255)) {
+  if (maxForwards !== undefined && (!isDigits(maxForwards) || maxForwards.length > 10 || Number(maxForwards) > 255)) {
     throw new Fault('Bad Max-Forwards header');
   }
   if (expires !== undefined && !isDelta(expires)) throw new Fault('Bad Expires header');
