@@ -64,6 +64,11 @@ export function headerKey(name: string): string {
   return key;
 }
 
+/** The key of a header name seen before (the name is then known to be a valid token), else undefined. */
+export function knownHeaderKey(name: string): string | undefined {
+  return keyCache.get(name);
+}
+
 /** The spelling natter uses when it writes a header: `call-id` → `Call-ID`, `via` → `Via`. */
 export function canonicalName(name: string): string {
   const key = headerKey(name);

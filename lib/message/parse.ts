@@ -1,7 +1,7 @@
 import type { PartialHeaders } from '../errors.js';
 import { SipParseError } from '../errors.js';
 import { WORD, isDigits, isToken } from './charset.js';
-import { LIST_HEADERS, SINGLE_HEADERS, canonicalName, headerKey } from './header-names.js';
+import { LIST_HEADERS, SINGLE_HEADERS, canonicalName, headerKey, knownHeaderKey } from './header-names.js';
 import { HeaderEntry, SipRequest, SipResponse } from './message.js';
 import { parseNameAddr } from './name-addr.js';
 import { SyntaxFault, splitList } from './params.js';
@@ -114,35 +114,41 @@ export function parse(input: Buffer | string): SipRequest | SipResponse {
 /** Splits header lines, undoing folding (§7.3.1: a line starting with SP or HTAB continues the previous one). */
 function splitHeaders(head: string, pos: number, out: HeaderEntry[]): void {
   let name = '';
+  let key = '';
   let value = '';
   let have = false;
   while (pos < head.length) {
     let end = head.indexOf('\n', pos);
     if (end === -1) end = head.length;
-    const line = head.charCodeAt(end - 1) === 13 ? head.slice(pos, end - 1) : head.slice(pos, end);
-    pos = end + 1;
-    const c0 = line.charCodeAt(0);
+    const lineEnd = head.charCodeAt(end - 1) === 13 ? end - 1 : end;
+    const c0 = head.charCodeAt(pos);
     if (c0 === 32 || c0 === 9) {
       if (!have) throw new Fault('Continuation line before any header');
-      value += ' ' + line.trim();
+      value += ' ' + head.slice(pos, lineEnd).trim();
+      pos = end + 1;
       continue;
     }
-    if (have) push(out, name, value);
-    const colon = line.indexOf(':');
-    if (colon <= 0) throw new Fault(line.length === 0 ? 'Empty line in headers' : `Header without colon: ${line.slice(0, 40)}`);
-    name = line.slice(0, colon);
+    if (have) out.push(new HeaderEntry(name, value, key));
+    const colon = head.indexOf(':', pos);
+    if (colon === -1 || colon >= lineEnd || colon === pos) {
+      throw new Fault(lineEnd === pos ? 'Empty line in headers' : `Header without colon: ${head.slice(pos, Math.min(lineEnd, pos + 40))}`);
+    }
+    name = head.slice(pos, colon);
     // HCOLON = *( SP / HTAB ) ":" SWS
-    if (line.charCodeAt(colon - 1) === 32 || line.charCodeAt(colon - 1) === 9) name = name.trimEnd();
-    if (!isToken(name)) throw new Fault(`Bad header name: ${name.slice(0, 40)}`);
-    value = line.slice(colon + 1).trim();
+    const before = head.charCodeAt(colon - 1);
+    if (before === 32 || before === 9) name = name.trimEnd();
+    const known = knownHeaderKey(name);
+    if (known !== undefined) key = known;
+    else {
+      if (!isToken(name)) throw new Fault(`Bad header name: ${name.slice(0, 40)}`);
+      key = headerKey(name);
+    }
+    value = head.slice(colon + 1, lineEnd).trim();
     have = true;
     if (out.length >= MAX_HEADERS) throw new Fault('Too many headers');
+    pos = end + 1;
   }
-  if (have) push(out, name, value);
-}
-
-function push(out: HeaderEntry[], name: string, value: string): void {
-  out.push(new HeaderEntry(name, value, headerKey(name)));
+  if (have) out.push(new HeaderEntry(name, value, key));
 }
 
 /** Request-Line = Method SP Request-URI SP SIP-Version (§7.1): single spaces, nothing else. */

@@ -79,21 +79,28 @@ function setParam(p: Params, name: string, v: string | undefined): void {
 /** Parses one via-parm (one element of the Via list). Throws SyntaxFault. */
 export function parseVia(value: string): Via {
   // sent-protocol = protocol-name SLASH protocol-version SLASH transport; SLASH allows LWS around it
-  let i = skipWs(value, 0);
-  const parts: string[] = [];
-  for (let k = 0; k < 3; k++) {
-    const start = i;
-    i = scanToken(value, i);
-    if (i === start) throw new SyntaxFault('bad sent-protocol');
-    parts.push(value.slice(start, i));
-    i = skipWs(value, i);
-    if (k < 2) {
-      if (value.charCodeAt(i) !== 47 /* / */) throw new SyntaxFault('bad sent-protocol');
-      i = skipWs(value, i + 1);
+  let i: number;
+  let name = 'SIP';
+  let version = '2.0';
+  let transport = 'UDP';
+  if (value.startsWith('SIP/2.0/UDP ')) i = skipWs(value, 12);
+  else {
+    i = skipWs(value, 0);
+    const parts: string[] = [];
+    for (let k = 0; k < 3; k++) {
+      const start = i;
+      i = scanToken(value, i);
+      if (i === start) throw new SyntaxFault('bad sent-protocol');
+      parts.push(value.slice(start, i));
+      i = skipWs(value, i);
+      if (k < 2) {
+        if (value.charCodeAt(i) !== 47 /* / */) throw new SyntaxFault('bad sent-protocol');
+        i = skipWs(value, i + 1);
+      }
     }
+    [name, version, transport] = parts as [string, string, string];
+    if (name.toUpperCase() !== 'SIP') throw new SyntaxFault(`unknown protocol ${name}`);
   }
-  const [name, version, transport] = parts as [string, string, string];
-  if (name.toUpperCase() !== 'SIP') throw new SyntaxFault(`unknown protocol ${name}`);
   // sent-by: host [ COLON port ], ending at ; or , or whitespace before ;
   const start = i;
   if (value.charCodeAt(i) === 91) {
