@@ -54,7 +54,8 @@ privateRanges.addSubnet('fc00::', 7, 'ipv6');
 privateRanges.addSubnet('fe80::', 10, 'ipv6');
 privateRanges.addAddress('::1', 'ipv6');
 
-const ipv4Mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i;
+/** `::ffff:a00:1`, the RFC 5952 form of an IPv4-mapped address (RFC 4291 §2.5.5.2). */
+const ipv4Mapped = /^::ffff:[0-9a-f]{1,4}:[0-9a-f]{1,4}$/;
 
 /**
  * True for an address that means nothing outside its own network: RFC 1918, RFC 6598, loopback,
@@ -66,7 +67,6 @@ export function isPrivateAddress(address: string): boolean {
   if (isIPv4(address)) return privateRanges.check(address, 'ipv4');
   if (!isIPv6(address)) return false;
   const canonical = canonicalAddress(address);
-  const mapped = ipv4Mapped.exec(canonical);
-  if (mapped) return privateRanges.check(mapped[1]!, 'ipv4');
+  if (ipv4Mapped.test(canonical)) return privateRanges.check(new Address6(canonical).to4().correctForm(), 'ipv4');
   return privateRanges.check(canonical, 'ipv6');
 }
