@@ -17,7 +17,7 @@ describe('docs examples run', function () {
     blocks.forEach((code, i) => {
       if (code.includes('// not runnable')) return;
       it(`${file} example ${i + 1}`, () => {
-        const path = join(dir, `${file}-${i}.ts`);
+        const path = join(dir, `${file}-${i}.mts`);
         writeFileSync(path, code.replaceAll("from 'natter'", `from '${join(root, 'lib', 'index.ts')}'`));
         const out = execFileSync(join(root, 'node_modules', '.bin', 'tsx'), [path], { cwd: root, timeout: 30000 }).toString();
         expect(out.length).to.be.greaterThan(0);
