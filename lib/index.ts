@@ -12,3 +12,10 @@ export {
   RelayError,
 } from './errors.js';
 export type { PartialHeaders } from './errors.js';
+export * from './nat/index.js';
+export { Registrar, REGISTRAR_NAT_TESTS, formatBindingContact } from './proxy/registrar.js';
+export type { RegistrarOptions } from './proxy/registrar.js';
+export { MemoryLocationStore, LocationFullError } from './proxy/location-store.js';
+export type { LocationStore, MemoryLocationStoreOptions } from './proxy/location-store.js';
+export { canonicalAor, receivedUri, remainingSeconds, sameBinding } from './proxy/binding.js';
+export type { Binding, BindingSource } from './proxy/binding.js';
