@@ -19,3 +19,6 @@ export { MemoryLocationStore, LocationFullError } from './proxy/location-store.j
 export type { LocationStore, MemoryLocationStoreOptions } from './proxy/location-store.js';
 export { canonicalAor, receivedUri, remainingSeconds, sameBinding } from './proxy/binding.js';
 export type { Binding, BindingSource } from './proxy/binding.js';
+export * from './transport/index.js';
+export * from './transaction/index.js';
+export * from './ua/index.js';

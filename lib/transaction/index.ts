@@ -1,0 +1,17 @@
+export { TransactionLayer } from './transaction-layer.js';
+export type { TransactionLayerOptions, SendRequestOptions, TransactionLayerCounters } from './transaction-layer.js';
+export { Transaction, TransactionStateError } from './transaction.js';
+export type { TransactionState, TransactionKind } from './transaction.js';
+export { ClientTransaction } from './client-transaction.js';
+export { ServerTransaction } from './server-transaction.js';
+export { InviteClientTransaction } from './invite-client.js';
+export { NonInviteClientTransaction } from './non-invite-client.js';
+export { InviteServerTransaction } from './invite-server.js';
+export { NonInviteServerTransaction } from './non-invite-server.js';
+export type { TransactionUser, ClientTransactionUser, ServerTransactionUser, TransactionLayerUser } from './transaction-user.js';
+export { systemClock } from './clock.js';
+export type { Clock, TimerHandle } from './clock.js';
+export { timerValues } from './timers.js';
+export type { TimerOptions, TimerValues } from './timers.js';
+export { buildAckForNonSuccess, buildCancel } from './requests.js';
+export { isRfc3261Branch } from './key.js';

@@ -1,0 +1,48 @@
+import { InvalidArgumentError } from '../errors.js';
+import type { SipRequest, SipResponse } from '../transport/message-api.js';
+import type { Endpoint, MessageInfo } from '../transport/transport.js';
+import { Transaction } from './transaction.js';
+import type { TransactionContext, TransactionState } from './transaction.js';
+import type { ServerTransactionUser } from './transaction-user.js';
+
+/** The server side (§17.2): absorbs retransmissions, sends the TU's responses. */
+export abstract class ServerTransaction extends Transaction<ServerTransactionUser> {
+  /** Where the request that created the transaction came from. */
+  readonly info: MessageInfo;
+  /** The last response passed to the transport (resent on retransmissions). */
+  protected last: SipResponse | undefined;
+  #destination: Endpoint | Promise<Endpoint> | undefined;
+
+  protected constructor(id: string, request: SipRequest, initial: TransactionState, info: MessageInfo, context: TransactionContext) {
+    super(id, request, initial, context, undefined);
+    this.info = info;
+  }
+
+  /** The most recent response sent by this transaction. */
+  get lastResponse(): SipResponse | undefined {
+    return this.last;
+  }
+
+  /** True once a final response (200-699) has been sent. */
+  get finalResponseSent(): boolean {
+    return this.last !== undefined && this.last.status >= 200;
+  }
+
+  /** Sends a response from the TU (§17.2.1 / §17.2.2). Responses the state does not allow are discarded. */
+  respond(response: SipResponse): void {
+    const s = response.status;
+    if (!Number.isInteger(s) || s < 100 || s > 699) throw new InvalidArgumentError(`invalid status code ${String(s)}`);
+    this.sendResponse(response);
+  }
+
+  protected abstract sendResponse(response: SipResponse): void;
+
+  /** A retransmission of the request that created the transaction (§17.2.3 matched). */
+  abstract receiveRequest(request: SipRequest): void;
+
+  /** §18.2.2: responses go where the stamped top Via of the request says. */
+  protected transmit(response: SipResponse): void {
+    this.#destination ??= this.context.responseDestination(this.request);
+    this.sendMessage(response, this.#destination);
+  }
+}
