@@ -1,0 +1,62 @@
+import type { RelayAllocator } from '../relay/relay-allocator.js';
+import type { NatDetector } from '../nat/detector.js';
+import type { LocationStore } from './location-store.js';
+import type { Clock } from '../transaction/clock.js';
+import type { TimerOptions } from '../transaction/timers.js';
+import type { CallRecord } from './call-log.js';
+import { InvalidArgumentError } from '../errors.js';
+
+/** Options of a natter proxy; every one has a default. */
+export interface ProxyOptions {
+  /** Address and port to listen on (default 127.0.0.1:5060; port 0 picks a free one). */
+  listen?: { address: string; port: number };
+  /** Address written into Via and Record-Route, when it differs from the listen address. */
+  advertisedAddress?: string;
+  /** Domains the proxy is registrar for; empty (default): any. */
+  domains?: string[];
+  /** The relay allocator; default: the local in-process media relay. */
+  relay?: RelayAllocator;
+  /** The local relay's media address (default: the listen address). */
+  mediaAddress?: string;
+  /** The local relay's port range (default 30000-39999). */
+  rtpPorts?: { min: number; max: number };
+  /** Local relay: end a session after this long without media (default 60 s). */
+  mediaTimeoutMs?: number;
+  /** Relay every call, not only those with a party behind NAT (default false). */
+  relayAlways?: boolean;
+  /** The comparison engine; default: the DefaultNatDetector with its default tests. */
+  natDetector?: NatDetector;
+  /** Where registrations live; default: a MemoryLocationStore. */
+  locationStore?: LocationStore;
+  /** NAT keepalive of NATed bindings (default every 30 s, dropping after 3 unanswered); false: off. */
+  keepalive?: { interval?: number; maxFailures?: number } | false;
+  /** Transaction timers T1, T2, T4. */
+  timers?: TimerOptions;
+  clock?: Clock;
+  /** Timer C for INVITE branches, ms (default 180 000, RFC 3261 §16.6 step 11). */
+  timerC?: number;
+  /** Calls tracked at once; beyond this a new INVITE gets 503 (default 10 000). */
+  maxCalls?: number;
+  /** Record-route dialog-creating requests (default true; the relay needs in-dialog requests). */
+  recordRoute?: boolean;
+  /** One record per call when it ends (the CLI prints them). */
+  onCallEnd?: (record: CallRecord) => void;
+}
+
+/** Parses `IP:PORT` / `[IPv6]:PORT` / `IP` (port 5060). */
+export function parseHostPortOption(text: string, what = 'address'): { address: string; port: number } {
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(text) ?? /^([^:]+)(?::(\d+))?$/.exec(text);
+  if (m === null) throw new InvalidArgumentError(`bad ${what} ${text}: expected IP:PORT`);
+  const port = m[2] === undefined ? 5060 : Number(m[2]);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError(`bad port in ${what} ${text}`);
+  return { address: m[1]!, port };
+}
+
+/** Parses `MIN-MAX`. */
+export function parsePortRange(text: string): { min: number; max: number } {
+  const m = /^(\d+)-(\d+)$/.exec(text);
+  const min = Number(m?.[1]);
+  const max = Number(m?.[2]);
+  if (m === null || min < 1024 || max > 65535 || min > max) throw new InvalidArgumentError(`bad port range ${text}: expected MIN-MAX within 1024-65535`);
+  return { min, max };
+}
