@@ -28,7 +28,7 @@ export type { ProxyOptions } from './proxy/proxy-options.js';
 export { parseHostPortOption, parsePortRange } from './proxy/proxy-options.js';
 export type { CallRecord } from './proxy/call-log.js';
 export { formatCallRecord } from './proxy/call-log.js';
-export type { RelayAllocator, RelaySessionKey, RelayOfferOptions, RelayAnswerOptions, RelayParty, RelaySessionEnded, RelaySessionEndReason } from './relay/relay-allocator.js';
+export type { RelayAllocator, MediaCounters, RelaySessionKey, RelayOfferOptions, RelayAnswerOptions, RelayParty, RelaySessionEnded, RelaySessionEndReason } from './relay/relay-allocator.js';
 export { LocalRelayAllocator } from './relay/local/local-relay-allocator.js';
 export type { LocalRelayAllocatorOptions, LocalRelayStats, LatchPolicy } from './relay/local/local-relay-allocator.js';
 export { fixNatedContact } from './nat/contact-fixup.js';

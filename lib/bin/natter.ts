@@ -1,17 +1,22 @@
 #!/usr/bin/env node
 /**
- * The `natter` command. Subcommands:
+ * The `natter` command.
+ *   natter proxy [--listen IP:PORT] [--domain NAME] [--relay local] [--media-address IP]
+ *                [--rtp-ports MIN-MAX] [--relay-always] [--log-level LEVEL] [--config FILE]
  *   natter parse [FILE]   parse a SIP message from FILE (or stdin) and print what was read
  */
 import { readFileSync } from 'node:fs';
 import { parse } from '../message/parse.js';
-import { SipParseError } from '../errors.js';
+import { SipError, SipParseError } from '../errors.js';
 import { describeMessage } from './describe.js';
+import { runProxy } from './run-proxy.js';
 
-function usage(): never {
-  process.stderr.write('usage: natter parse [FILE]\n');
-  process.exit(2);
-}
+const USAGE = `usage:
+  natter proxy [--listen IP:PORT] [--domain NAME] [--relay local] [--media-address IP]
+               [--rtp-ports MIN-MAX] [--relay-always] [--log-level error|warn|info|debug]
+               [--nat-ping-interval SECONDS] [--config FILE]
+  natter parse [FILE]
+`;
 
 function runParse(args: string[]): number {
   const file = args[0];
@@ -34,6 +39,17 @@ switch (command) {
   case 'parse':
     process.exitCode = runParse(rest);
     break;
+  case 'proxy':
+    runProxy(rest).catch((err: unknown) => {
+      process.stderr.write(`natter proxy: ${err instanceof SipError ? `${err.message} (${err.code})` : String((err as Error).stack ?? err)}\n`);
+      process.exit(2);
+    });
+    break;
+  case '--help':
+  case '-h':
+    process.stdout.write(USAGE);
+    break;
   default:
-    usage();
+    process.stderr.write(USAGE);
+    process.exitCode = 2;
 }

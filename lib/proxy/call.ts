@@ -33,8 +33,8 @@ export class Call {
   relayed = false;
   /** Whose SDP offer awaits an answer (RFC 3264). */
   pendingOfferFrom: RelayParty | undefined;
-  /** Relay ports handed out, for the call log ("30000,30002"). */
-  relayPorts: string | undefined;
+  /** Relay ports handed to each party (the ports it sends its media to), for the call log. */
+  readonly relayPorts: Partial<Record<RelayParty, string>> = {};
   readonly startedAt: number;
   answeredAt: number | undefined;
   /** The final status of the initial INVITE. */

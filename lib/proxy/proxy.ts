@@ -20,7 +20,7 @@ import { DefaultNatDetector } from '../nat/detector.js';
 import type { NatDetector } from '../nat/detector.js';
 import { fixNatedContact } from '../nat/contact-fixup.js';
 import { NatKeepalive } from '../nat/keepalive.js';
-import type { RelayAllocator, RelayParty } from '../relay/relay-allocator.js';
+import type { MediaCounters, RelayAllocator, RelayParty } from '../relay/relay-allocator.js';
 import { LocalRelayAllocator } from '../relay/local/local-relay-allocator.js';
 import { Registrar } from './registrar.js';
 import { MemoryLocationStore } from './location-store.js';
@@ -410,12 +410,13 @@ export class SipProxy implements TransactionLayerUser, ForwardingHost {
     if (call.ended) return;
     call.ended = true;
     this.calls.remove(call);
+    const packets = call.relayed ? this.relay.mediaCounters?.(call.relayKey) : undefined;
     void this.#engine.release(call);
-    this.#report(call, result);
+    this.#report(call, result, packets);
   }
 
-  #report(call: Call, result: string): void {
-    const record = callRecord(call, result, Date.now());
+  #report(call: Call, result: string, packets?: MediaCounters): void {
+    const record = callRecord(call, result, Date.now(), packets);
     debug('call ended: %o', record);
     this.#onCallEnd?.(record);
   }

@@ -69,7 +69,9 @@ export class RelayEngine {
     }
     debug('%s %s from %s in call %s', role, message.isRequest ? method : message.status, from, call.callId);
     call.remember(slot, body, out);
-    call.relayPorts ??= relayPorts(out);
+    // the rewritten SDP goes to the other party: it names the ports that party sends to
+    const to: RelayParty = from === 'caller' ? 'callee' : 'caller';
+    call.relayPorts[to] = relayPorts(out) ?? call.relayPorts[to];
     message.body = out;
   }
 

@@ -103,4 +103,16 @@ export interface RelayAllocator {
    * unsubscribes. Optional: a back end that never ends sessions on its own need not offer it.
    */
   onSessionEnded?(listener: (event: RelaySessionEnded) => void): () => void;
+
+  /**
+   * Media packets the relay received from each party in a session (RTP and RTCP, every stream),
+   * for the call log and for tests that prove media flowed. Optional.
+   */
+  mediaCounters?(key: RelaySessionKey): MediaCounters | undefined;
+}
+
+/** Packets a relay received from each party of a call. */
+export interface MediaCounters {
+  fromCaller: number;
+  fromCallee: number;
 }

@@ -73,6 +73,8 @@ describe('proxy: a call from a client behind NAT (claims 1, 4, 7, 10, 11)', func
     expect(records[0]!.natTests).to.include('via-sent-by');
     expect(records[0]!.result).to.equal('bye');
     expect(records[0]!.relayPorts).to.be.a('string');
+    expect(records[0]!.packets!.fromCaller).to.be.at.least(20);
+    expect(records[0]!.packets!.fromCallee).to.be.at.least(20);
   });
 
   it('does not relay when neither party is behind NAT', async () => {

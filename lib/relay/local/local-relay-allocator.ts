@@ -11,6 +11,7 @@ import type {
   RelaySessionEndReason,
   RelaySessionEnded,
   RelaySessionKey,
+  MediaCounters,
 } from '../relay-allocator.js';
 import { type LegPlacement, MediaStreamRelay } from './media-stream-relay.js';
 import { PortPool } from './port-pool.js';
@@ -173,6 +174,20 @@ export class LocalRelayAllocator implements RelayAllocator {
   /** The snapshot of one session, by either party's key; undefined if there is none. */
   sessionStats(key: RelaySessionKey): SessionStats | undefined {
     return this.#find(key)?.stats();
+  }
+
+  /** RelayAllocator: packets received from each party, RTP and RTCP over every stream. */
+  mediaCounters(key: RelaySessionKey): MediaCounters | undefined {
+    const stats = this.sessionStats(key);
+    if (stats === undefined) return undefined;
+    let fromCaller = 0;
+    let fromCallee = 0;
+    for (const s of stats.streams) {
+      if (s === null) continue;
+      fromCaller += s.caller.counters.rtp.packetsIn + s.caller.counters.rtcp.packetsIn;
+      fromCallee += s.callee.counters.rtp.packetsIn + s.callee.counters.rtcp.packetsIn;
+    }
+    return { fromCaller, fromCallee };
   }
 
   readonly #services = {

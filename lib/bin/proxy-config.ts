@@ -1,0 +1,102 @@
+import { readFileSync } from 'node:fs';
+import { InvalidArgumentError } from '../errors.js';
+import { parseHostPortOption, parsePortRange } from '../proxy/proxy-options.js';
+import type { ProxyOptions } from '../proxy/proxy-options.js';
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+
+/** What `natter proxy` runs with, from flags and an optional JSON config file. */
+export interface ProxyCommandConfig {
+  listen: { address: string; port: number };
+  domains: string[];
+  relay: string;
+  mediaAddress: string | undefined;
+  rtpPorts: { min: number; max: number } | undefined;
+  relayAlways: boolean;
+  logLevel: LogLevel;
+  /** Seconds between NAT keepalive pings of NATed bindings; 0 turns them off. */
+  natPingInterval: number;
+}
+
+/** The keys accepted both as `--flag` and in the `--config` file (camelCase or kebab-case). */
+const KEYS = ['listen', 'domain', 'relay', 'media-address', 'rtp-ports', 'relay-always', 'log-level', 'nat-ping-interval'] as const;
+type Key = (typeof KEYS)[number];
+
+function kebab(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+}
+
+/**
+ * Reads `natter proxy` arguments: `--listen IP:PORT`, `--domain NAME` (repeatable),
+ * `--relay local`, `--media-address IP`, `--rtp-ports MIN-MAX`, `--relay-always`,
+ * `--log-level LEVEL`, `--nat-ping-interval SECONDS` (0: off), `--config FILE`. Flags win over the
+ * file. Throws InvalidArgumentError.
+ */
+export function parseProxyArgs(argv: readonly string[], readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')): ProxyCommandConfig {
+  const values = new Map<Key, string[]>();
+  let configFile: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('--')) throw new InvalidArgumentError(`unexpected argument ${arg}`);
+    const [rawName, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
+    if (rawName === 'config') {
+      configFile = inline ?? argv[++i];
+      continue;
+    }
+    const name = rawName as Key;
+    if (!KEYS.includes(name)) throw new InvalidArgumentError(`unknown option --${rawName}`);
+    if (name === 'relay-always') {
+      values.set(name, ['true']);
+      continue;
+    }
+    const value = inline ?? argv[++i];
+    if (value === undefined) throw new InvalidArgumentError(`--${name} needs a value`);
+    values.set(name, [...(values.get(name) ?? []), ...value.split(',').map((v) => v.trim()).filter((v) => v.length > 0)]);
+  }
+  if (configFile !== undefined) {
+    let json: unknown;
+    try {
+      json = JSON.parse(readFile(configFile));
+    } catch (e) {
+      throw new InvalidArgumentError(`cannot read config ${configFile}: ${(e as Error).message}`);
+    }
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new InvalidArgumentError('the config file must hold a JSON object');
+    for (const [k, v] of Object.entries(json as Record<string, unknown>)) {
+      const name = (kebab(k) === 'domains' ? 'domain' : kebab(k)) as Key;
+      if (!KEYS.includes(name)) throw new InvalidArgumentError(`unknown key ${k} in ${configFile}`);
+      if (values.has(name)) continue;
+      const list = Array.isArray(v) ? v.map(String) : [String(v)];
+      values.set(name, list);
+    }
+  }
+  const one = (k: Key): string | undefined => values.get(k)?.at(-1);
+  const level = one('log-level') ?? 'info';
+  if (!['error', 'warn', 'info', 'debug'].includes(level)) throw new InvalidArgumentError(`bad --log-level ${level}: error, warn, info or debug`);
+  const relay = one('relay') ?? 'local';
+  if (relay !== 'local') throw new InvalidArgumentError(`--relay ${relay}: only "local" exists in this version`);
+  const rtp = one('rtp-ports');
+  const ping = Number(one('nat-ping-interval') ?? '30');
+  if (!Number.isInteger(ping) || ping < 0) throw new InvalidArgumentError(`bad --nat-ping-interval ${one('nat-ping-interval')}: whole seconds, 0 for off`);
+  return {
+    natPingInterval: ping,
+    listen: parseHostPortOption(one('listen') ?? '127.0.0.1:5060', '--listen'),
+    domains: values.get('domain') ?? [],
+    relay,
+    mediaAddress: one('media-address'),
+    rtpPorts: rtp !== undefined ? parsePortRange(rtp) : undefined,
+    relayAlways: one('relay-always') === 'true',
+    logLevel: level as LogLevel,
+  };
+}
+
+/** The library options for a command configuration. */
+export function proxyOptions(config: ProxyCommandConfig): ProxyOptions {
+  return {
+    listen: config.listen,
+    domains: config.domains,
+    relayAlways: config.relayAlways,
+    keepalive: config.natPingInterval === 0 ? false : { interval: config.natPingInterval * 1000 },
+    ...(config.mediaAddress !== undefined ? { mediaAddress: config.mediaAddress } : {}),
+    ...(config.rtpPorts !== undefined ? { rtpPorts: config.rtpPorts } : {}),
+  };
+}
