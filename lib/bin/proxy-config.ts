@@ -9,7 +9,10 @@ export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export interface ProxyCommandConfig {
   listen: { address: string; port: number };
   domains: string[];
-  relay: string;
+  /** `local` (default), or relay specs for other back ends (`sip:relay@HOST:PORT`, `rtpengine:udp:HOST:PORT`). */
+  relay: string[];
+  /** Location store spec: `memory` (default) or `redis://HOST:PORT`. */
+  location: string;
   mediaAddress: string | undefined;
   rtpPorts: { min: number; max: number } | undefined;
   relayAlways: boolean;
@@ -19,7 +22,7 @@ export interface ProxyCommandConfig {
 }
 
 /** The keys accepted both as `--flag` and in the `--config` file (camelCase or kebab-case). */
-const KEYS = ['listen', 'domain', 'relay', 'media-address', 'rtp-ports', 'relay-always', 'log-level', 'nat-ping-interval'] as const;
+const KEYS = ['listen', 'domain', 'relay', 'location', 'media-address', 'rtp-ports', 'relay-always', 'log-level', 'nat-ping-interval'] as const;
 type Key = (typeof KEYS)[number];
 
 function kebab(key: string): string {
@@ -28,7 +31,7 @@ function kebab(key: string): string {
 
 /**
  * Reads `natter proxy` arguments: `--listen IP:PORT`, `--domain NAME` (repeatable),
- * `--relay local`, `--media-address IP`, `--rtp-ports MIN-MAX`, `--relay-always`,
+ * `--relay local|SPEC` (repeatable), `--location memory|SPEC`, `--media-address IP`, `--rtp-ports MIN-MAX`, `--relay-always`,
  * `--log-level LEVEL`, `--nat-ping-interval SECONDS` (0: off), `--config FILE`. Flags win over the
  * file. Throws InvalidArgumentError.
  */
@@ -72,8 +75,13 @@ export function parseProxyArgs(argv: readonly string[], readFile: (path: string)
   const one = (k: Key): string | undefined => values.get(k)?.at(-1);
   const level = one('log-level') ?? 'info';
   if (!['error', 'warn', 'info', 'debug'].includes(level)) throw new InvalidArgumentError(`bad --log-level ${level}: error, warn, info or debug`);
-  const relay = one('relay') ?? 'local';
-  if (relay !== 'local') throw new InvalidArgumentError(`--relay ${relay}: only "local" exists in this version`);
+  const relay = values.get('relay') ?? ['local'];
+  if (relay.includes('local') && relay.length > 1) throw new InvalidArgumentError('--relay local cannot be combined with other relays');
+  for (const r of relay) {
+    if (r !== 'local' && !r.startsWith('sip:') && !r.startsWith('rtpengine:')) {
+      throw new InvalidArgumentError(`--relay ${r}: local, sip:relay@HOST:PORT or rtpengine:udp:HOST:PORT`);
+    }
+  }
   const rtp = one('rtp-ports');
   const ping = Number(one('nat-ping-interval') ?? '30');
   if (!Number.isInteger(ping) || ping < 0) throw new InvalidArgumentError(`bad --nat-ping-interval ${one('nat-ping-interval')}: whole seconds, 0 for off`);
@@ -82,6 +90,7 @@ export function parseProxyArgs(argv: readonly string[], readFile: (path: string)
     listen: parseHostPortOption(one('listen') ?? '127.0.0.1:5060', '--listen'),
     domains: values.get('domain') ?? [],
     relay,
+    location: one('location') ?? 'memory',
     mediaAddress: one('media-address'),
     rtpPorts: rtp !== undefined ? parsePortRange(rtp) : undefined,
     relayAlways: one('relay-always') === 'true',

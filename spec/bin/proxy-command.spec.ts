@@ -16,7 +16,8 @@ describe('natter proxy command', function () {
     it('has the documented defaults', () => {
       const c = parseProxyArgs([]);
       expect(c.listen).to.deep.equal({ address: '127.0.0.1', port: 5060 });
-      expect(c.relay).to.equal('local');
+      expect(c.relay).to.deep.equal(['local']);
+      expect(c.location).to.equal('memory');
       expect(c.relayAlways).to.equal(false);
       expect(c.domains).to.deep.equal([]);
       expect(c.logLevel).to.equal('info');

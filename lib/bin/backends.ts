@@ -1,0 +1,27 @@
+import { InvalidArgumentError } from '../errors.js';
+import type { RelayAllocator } from '../relay/relay-allocator.js';
+import type { LocationStore } from '../proxy/location-store.js';
+import { createSipRelayAllocator } from './relay-sip.js';
+import { createRtpengineAllocator } from './relay-rtpengine.js';
+import { createRedisLocationStore } from './location-redis.js';
+
+/**
+ * Builds the relay allocator that `--relay` names: undefined for `local` (the proxy makes its own
+ * local relay), a relay-by-redirect pool for `sip:` URIs, an rtpengine set for `rtpengine:` specs.
+ */
+export async function relayFromSpecs(specs: readonly string[]): Promise<RelayAllocator | undefined> {
+  if (specs.length === 0 || (specs.length === 1 && specs[0] === 'local')) return undefined;
+  const sip = specs.filter((s) => s.startsWith('sip:'));
+  const rtpengine = specs.filter((s) => s.startsWith('rtpengine:'));
+  if (sip.length + rtpengine.length !== specs.length || (sip.length > 0 && rtpengine.length > 0)) {
+    throw new InvalidArgumentError(`--relay ${specs.join(',')}: give either local, sip:relay@HOST:PORT URIs, or rtpengine:udp:HOST:PORT specs`);
+  }
+  return sip.length > 0 ? createSipRelayAllocator(sip) : createRtpengineAllocator(rtpengine);
+}
+
+/** Builds the location store that `--location` names: undefined for `memory` (the proxy's default). */
+export async function locationFromSpec(spec: string): Promise<LocationStore | undefined> {
+  if (spec === 'memory') return undefined;
+  if (spec.startsWith('redis://')) return createRedisLocationStore(spec);
+  throw new InvalidArgumentError(`--location ${spec}: memory or redis://HOST:PORT`);
+}
