@@ -283,7 +283,9 @@ export class Registrar {
     if (b.natted) {
       // Kamailio fix_nated_register(): remember the public source so requests reach the client.
       b.received = receivedUri(from);
-      if (this.#keepalive !== undefined) b.keepalive = this.#keepalive;
+      // A client that registers with RFC 5626 outbound (reg-id) keeps its own flow alive and
+      // expects only a light ping back: it gets CRLF keepalives instead of OPTIONS requests.
+      if (this.#keepalive !== undefined) b.keepalive = b.regId !== undefined && b.instance !== undefined ? 'crlf' : this.#keepalive;
     }
     return b;
   }

@@ -286,6 +286,10 @@ describe('proxy/registrar (RFC 3261 §10.3)', () => {
       await registrar.handle(register(), LAN_SOURCE, verdict);
       expect((await store.lookup(AOR))[0]).to.deep.include({ natted: true, received: 'sip:192.168.1.10:5060' });
     });
+    it('a NATed client registering with RFC 5626 outbound (+sip.instance and reg-id) is kept alive by CRLF, others by OPTIONS', async () => {
+      await registrar.handle(register({ contact: '<sip:alice@192.168.1.10:5060;ob>;+sip.instance="<urn:uuid:00000000-0000-1000-8000-000A95A0E128>";reg-id=1' }), NAT_SOURCE);
+      expect((await store.lookup(AOR))[0]).to.deep.include({ natted: true, keepalive: 'crlf', regId: 1 });
+    });
     it('with detector: false and natKeepalive: crlf, NAT comes only from a verdict, kept alive by CRLF', async () => {
       setup({ detector: false, natKeepalive: 'crlf' });
       await registrar.handle(register(), NAT_SOURCE);
