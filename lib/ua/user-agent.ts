@@ -212,6 +212,10 @@ export class UserAgent implements TransactionLayerUser {
     const isInvite = request.method === 'INVITE';
     return new Promise<SipResponse>((resolve, reject) => {
       const pending: PendingInvite = { transaction: undefined as unknown as ClientTransaction, provisional: false, cancelRequested: false, settled: false };
+      // The dialogs this INVITE's 2xx responses created, kept while its transaction lives (Timer
+      // M) so that a 2xx retransmission arriving after the dialog ended (BYE already sent) is
+      // ACKed again without bringing the dialog back.
+      const confirmed = new Map<string, Dialog>();
       const settle = (fn: () => void): void => {
         if (pending.settled) return;
         pending.settled = true;
@@ -232,7 +236,7 @@ export class UserAgent implements TransactionLayerUser {
               if (!pending.settled) safely(() => options.onProvisional?.(response));
               return;
             }
-            if (isInvite && response.status < 300) this.#acknowledge(request, response, options, destination);
+            if (isInvite && response.status < 300) this.#acknowledge(request, response, options, destination, confirmed);
             settle(() => resolve(response));
           },
           onRequestTimeout: (error) => settle(() => reject(error)),
@@ -359,12 +363,14 @@ export class UserAgent implements TransactionLayerUser {
 
   // ---- UAC internals ----
 
-  #acknowledge(invite: SipRequest, response: SipResponse, options: RequestOptions, destination: Endpoint | undefined): void {
-    let dialog = this.dialogFor(response);
+  #acknowledge(invite: SipRequest, response: SipResponse, options: RequestOptions, destination: Endpoint | undefined, confirmed: Map<string, Dialog>): void {
+    const id = dialogId(response.callId, response.from.tag ?? '', response.to.tag ?? '');
+    let dialog = this.#dialogs.get(id) ?? confirmed.get(id);
     if (dialog === undefined) {
       if (response.to.tag === undefined) debug('2xx to INVITE without a To tag (RFC 2543 peer)');
       dialog = Dialog.fromUacResponse(this.#dialogOwner, invite, response, destination);
       this.#dialogs.set(dialog.id, dialog);
+      confirmed.set(dialog.id, dialog);
     }
     if (dialog.ack !== undefined) {
       // a retransmission of the 2xx: the same ACK again

@@ -149,6 +149,22 @@ describe('UserAgent', () => {
     expect(bob.dialogCount).to.equal(1);
   });
 
+  it('a 2xx retransmission arriving after the BYE was sent is ACKed again without bringing the dialog back (§13.2.2.4)', async () => {
+    answerWith180Then200();
+    let byesDropped = 0;
+    // every ACK is lost, and the first BYE: bob keeps retransmitting his 200 past alice's BYE
+    net.drop = (m) => m.isRequest && (m.method === 'ACK' || (m.method === 'BYE' && byesDropped++ < 1));
+    const { dialog } = await settle(alice.invite(invite()));
+    step();
+    expect(ta.requests('ACK')).to.have.length(1);
+    const bye = await settle(dialog!.bye());
+    expect(bye.status).to.equal(200);
+    expect(tb.responses(200).filter((r) => r.cseq.method === 'INVITE').length, 'bob retransmitted the 2xx').to.be.greaterThan(1);
+    expect(ta.requests('ACK').length, 'alice ACKed the retransmission').to.be.greaterThan(1);
+    expect(alice.dialogCount).to.equal(0);
+    expect(bob.dialogCount).to.equal(0);
+  });
+
   it('If the server retransmits the 2xx response for 64*T1 seconds without receiving an ACK, ... the session SHOULD be terminated ... with a BYE', async () => {
     let ackTimeout = false;
     bob.onRequest((r) => {
