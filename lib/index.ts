@@ -32,3 +32,25 @@ export type { RelayAllocator, MediaCounters, RelaySessionKey, RelayOfferOptions,
 export { LocalRelayAllocator } from './relay/local/local-relay-allocator.js';
 export type { LocalRelayAllocatorOptions, LocalRelayStats, LatchPolicy } from './relay/local/local-relay-allocator.js';
 export { fixNatedContact } from './nat/contact-fixup.js';
+export { RtpengineAllocator, NgClient, bencode, bdecode, BencodeError } from './relay/rtpengine/index.js';
+export type {
+  RtpengineAllocatorOptions,
+  RtpengineAllocatorStatus,
+  RtpengineNodeSpec,
+  RtpengineNodeStatus,
+  NgClientOptions,
+  NgCommand,
+  NgTarget,
+  NgFlagOptions,
+  NgIceMode,
+  NgRtcpMuxMode,
+  BencodeInput,
+  BencodeValue,
+  BencodeDict,
+} from './relay/rtpengine/index.js';
+export { RedisLocationStore } from './proxy/redis-location-store.js';
+export type { RedisLocationStoreOptions } from './proxy/redis-location-store.js';
+export { RedisClient } from './proxy/redis/redis-client.js';
+export type { RedisClientOptions } from './proxy/redis/redis-client.js';
+export { RedisError } from './proxy/redis/resp.js';
+export type { RedisErrorCode, RespValue } from './proxy/redis/resp.js';

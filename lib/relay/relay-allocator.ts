@@ -58,13 +58,17 @@ export type RelaySessionEndReason =
   /** No media on any stream for the media timeout. */
   | 'media-timeout'
   /** An offer that never got an answer, past the offer timeout. */
-  | 'offer-timeout';
+  | 'offer-timeout'
+  /** The relay server holding the session stopped answering, or restarted (relay-by-redirect). */
+  | 'relay-down';
 
 /** A session the back end ended on its own; the proxy may end the call (BYE) or only log it. */
 export interface RelaySessionEnded {
   /** The key the session was created with (the caller's tag as `fromTag`). */
   key: RelaySessionKey;
   reason: RelaySessionEndReason;
+  /** The session's media counters at its end, when the back end knows them. */
+  counters?: MediaCounters;
 }
 
 export interface RelayAllocator {

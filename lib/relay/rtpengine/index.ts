@@ -1,0 +1,10 @@
+export { RtpengineAllocator, countersOf } from './rtpengine-allocator.js';
+export type { RtpengineAllocatorOptions, RtpengineAllocatorStatus } from './rtpengine-allocator.js';
+export { RtpengineNodeSet, RtpengineNode } from './node-set.js';
+export type { RtpengineNodeSpec, RtpengineNodeStatus } from './node-set.js';
+export { NgClient, ngError } from './ng-client.js';
+export type { NgClientOptions, NgCommand, NgTarget } from './ng-client.js';
+export { offerCommand, answerCommand, deleteCommand, queryCommand, sdpAddressType } from './ng-commands.js';
+export type { NgFlagOptions, NgIceMode, NgRtcpMuxMode, NgSdpMessage } from './ng-commands.js';
+export { bencode, bdecode, bstr, bdict, blist, bint, BencodeError } from './bencode.js';
+export type { BencodeInput, BencodeValue, BencodeDict } from './bencode.js';
