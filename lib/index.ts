@@ -54,3 +54,5 @@ export { RedisClient } from './proxy/redis/redis-client.js';
 export type { RedisClientOptions } from './proxy/redis/redis-client.js';
 export { RedisError } from './proxy/redis/resp.js';
 export type { RedisErrorCode, RespValue } from './proxy/redis/resp.js';
+export { RelayServer, RedirectRelayAllocator, RelayPool, normalizeRelayUri, AllowList, SignatureChecker, signRequest, RelayHeader, formatResourceLine, parseResourceLine } from './relay/redirect/index.js';
+export type { RelayServerOptions, RelayServerEvent, RelayServerStats, ResourceEndReason, RedirectRelayAllocatorOptions, RelayCheck, RelayState, RelayPoolOptions, RelayPoolMember, RelayPoolMemberOptions, RelayPoolMemberStatus, SignatureCheckOptions, RelayResourceInfo, RelayLoad, RelaySdpRole, RelayCallId } from './relay/redirect/index.js';

@@ -3,6 +3,8 @@
  * The `natter` command.
  *   natter proxy [--listen IP:PORT] [--domain NAME] [--relay local] [--media-address IP]
  *                [--rtp-ports MIN-MAX] [--relay-always] [--log-level LEVEL] [--config FILE]
+ *   natter relay [--listen IP:PORT] [--media-address IP] [--rtp-ports MIN-MAX] ...
+ *                         a relay server speaking the relay-by-redirect protocol (docs/relay-protocol.md)
  *   natter parse [FILE]   parse a SIP message from FILE (or stdin) and print what was read
  */
 import { readFileSync } from 'node:fs';
@@ -10,11 +12,17 @@ import { parse } from '../message/parse.js';
 import { SipError, SipParseError } from '../errors.js';
 import { describeMessage } from './describe.js';
 import { runProxy } from './run-proxy.js';
+import { runRelay } from './run-relay.js';
 
 const USAGE = `usage:
   natter proxy [--listen IP:PORT] [--domain NAME] [--relay local] [--media-address IP]
                [--rtp-ports MIN-MAX] [--relay-always] [--log-level error|warn|info|debug]
                [--nat-ping-interval SECONDS] [--config FILE]
+               [--relay sip:relay@HOST:PORT[;weight=N],...]   relay servers instead of local
+  natter relay [--listen IP:PORT] [--advertise HOST] [--media-address IP[,IP6]]
+               [--advertised-media-address IP[,IP6]] [--rtp-ports MIN-MAX]
+               [--media-timeout SECONDS] [--offer-timeout SECONDS] [--allow ADDR|PREFIX]
+               [--secret-file FILE] [--log-level error|warn|info|debug]
   natter parse [FILE]
 `;
 
@@ -42,6 +50,12 @@ switch (command) {
   case 'proxy':
     runProxy(rest).catch((err: unknown) => {
       process.stderr.write(`natter proxy: ${err instanceof SipError ? `${err.message} (${err.code})` : String((err as Error).stack ?? err)}\n`);
+      process.exit(2);
+    });
+    break;
+  case 'relay':
+    runRelay(rest).catch((err: unknown) => {
+      process.stderr.write(`natter relay: ${err instanceof SipError ? `${err.message} (${err.code})` : String((err as Error).stack ?? err)}\n`);
       process.exit(2);
     });
     break;

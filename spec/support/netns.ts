@@ -9,6 +9,9 @@
  *   lan1 eth0 192.168.50.2      lan2 eth0 192.168.60.2
  *   (default via .50.1)         (default via .60.1)
  *
+ * With `relay: true`, one more namespace, `relay`, sits on the bridge at 203.0.113.2: a host for a
+ * relay server (natter relay) apart from the proxy's.
+ *
  * 203.0.113.0/24 is TEST-NET-3 (RFC 5737, never routed). Nothing here is connected to the root
  * namespace or to a real interface: the veth pairs are created directly inside the namespaces,
  * and the only default routes are lan1/lan2 -> their NAT router, whose own tables only know the
@@ -32,6 +35,8 @@ export const NAT_ADDR = {
   nat2Lan: '192.168.60.1',
   lan2: '192.168.60.2',
   pub2: '203.0.113.20',
+  /** The optional `relay` namespace (NatTopologyOptions.relay). */
+  relay: '203.0.113.2',
 } as const;
 
 export type NsRole = 'core' | 'nat1' | 'lan1' | 'nat2' | 'lan2' | 'pub2';
@@ -44,6 +49,8 @@ export interface NatTopologyOptions {
   runId?: string;
   /** Add `--random-fully` to MASQUERADE so the NAT also rewrites source ports (symmetric-like). */
   randomizePorts?: boolean;
+  /** Also build a `relay` namespace on the public bridge at 203.0.113.2 (for a relay server). */
+  relay?: boolean;
 }
 
 export interface RunResult {
@@ -54,7 +61,7 @@ export interface RunResult {
 export interface NatTopology {
   readonly runId: string;
   /** Namespace names by role. */
-  readonly ns: Readonly<Record<NsRole, string>>;
+  readonly ns: Readonly<Record<NsRole, string>> & { readonly relay?: string };
   readonly addr: typeof NAT_ADDR;
   /** Spawn `cmd args` inside namespace `ns` (a role or a name); the child is tracked by PID. */
   execIn(ns: NsRole | string, cmd: string, args?: string[], opts?: SpawnOptions): ChildProcess;
@@ -182,7 +189,7 @@ function installExitHook(): void {
   });
 }
 
-const ROLES = 'core|nat1|lan1|nat2|lan2|pub2';
+const ROLES = 'core|nat1|lan1|nat2|lan2|pub2|relay';
 const DEFAULT_NAME = new RegExp(`^nt([0-9a-z]+)x[0-9a-f]{4}-(?:${ROLES})$`);
 
 /**
@@ -218,8 +225,8 @@ export async function buildNatTopology(opts: NatTopologyOptions = {}): Promise<N
   const runId = opts.runId ?? `${process.pid.toString(36)}x${randomBytes(2).toString('hex')}`;
   if (!/^[a-z0-9]{1,12}$/.test(runId)) throw new Error(`runId must be 1-12 lowercase alphanumerics: ${runId}`);
   await removeStaleNamespaces();
-  const roles: NsRole[] = ['core', 'nat1', 'lan1', 'nat2', 'lan2', 'pub2'];
-  const ns = Object.fromEntries(roles.map((r) => [r, `nt${runId}-${r}`])) as Record<NsRole, string>;
+  const roles: (NsRole | 'relay')[] = ['core', 'nat1', 'lan1', 'nat2', 'lan2', 'pub2', ...(opts.relay ? (['relay'] as const) : [])];
+  const ns = Object.fromEntries(roles.map((r) => [r, `nt${runId}-${r}`])) as Record<NsRole, string> & { relay?: string };
   const created: string[] = [];
   const children = new Map<number, ChildProcess>();
   let tornDown = false;
@@ -286,9 +293,10 @@ export async function buildNatTopology(opts: NatTopologyOptions = {}): Promise<N
 
   try {
     for (const r of roles) {
-      await ip(['netns', 'add', ns[r]]);
-      created.push(ns[r]);
-      await ip(['-n', ns[r], 'link', 'set', 'lo', 'up']);
+      const name = ns[r]!;
+      await ip(['netns', 'add', name]);
+      created.push(name);
+      await ip(['-n', name, 'link', 'set', 'lo', 'up']);
     }
 
     // the public segment: a bridge in core
@@ -296,19 +304,21 @@ export async function buildNatTopology(opts: NatTopologyOptions = {}): Promise<N
     await ip(['-n', ns.core, 'addr', 'add', `${NAT_ADDR.core}/24`, 'dev', 'br0']);
     await ip(['-n', ns.core, 'link', 'set', 'br0', 'up']);
 
-    const publicMembers: [NsRole, string][] = [
+    const publicMembers: [NsRole | 'relay', string][] = [
       ['nat1', NAT_ADDR.nat1Public],
       ['nat2', NAT_ADDR.nat2Public],
       ['pub2', NAT_ADDR.pub2],
+      ...(opts.relay ? [['relay', NAT_ADDR.relay] as ['relay', string]] : []),
     ];
     for (const [role, addr] of publicMembers) {
       const port = `p-${role}`;
+      const name = ns[role]!;
       // created directly inside the namespaces: no interface ever exists in the root namespace
-      await ip(['link', 'add', 'wan', 'netns', ns[role], 'type', 'veth', 'peer', 'name', port, 'netns', ns.core]);
+      await ip(['link', 'add', 'wan', 'netns', name, 'type', 'veth', 'peer', 'name', port, 'netns', ns.core]);
       await ip(['-n', ns.core, 'link', 'set', port, 'master', 'br0']);
       await ip(['-n', ns.core, 'link', 'set', port, 'up']);
-      await ip(['-n', ns[role], 'addr', 'add', `${addr}/24`, 'dev', 'wan']);
-      await ip(['-n', ns[role], 'link', 'set', 'wan', 'up']);
+      await ip(['-n', name, 'addr', 'add', `${addr}/24`, 'dev', 'wan']);
+      await ip(['-n', name, 'link', 'set', 'wan', 'up']);
     }
 
     const lans: [NsRole, NsRole, string, string, string][] = [
@@ -443,6 +453,121 @@ export async function startUdpCapture(
           dstPort: Number(dp),
           length: Number(len),
         }));
+    },
+  };
+}
+
+/** One SIP message seen by a capture (startSipCapture). */
+export interface CapturedSip {
+  time: number;
+  src: string;
+  srcPort: number;
+  dst: string;
+  dstPort: number;
+  /** `INVITE sip:relay@203.0.113.2:5070 SIP/2.0`, or undefined for a response. */
+  requestLine: string | undefined;
+  /** `SIP/2.0 302 Moved Temporarily`, or undefined for a request. */
+  statusLine: string | undefined;
+  cseq: string;
+  contentType: string;
+  contact: string;
+}
+
+/**
+ * Capture SIP over UDP with tshark in namespace `ns` on `iface`, decoding the given UDP ports as
+ * SIP (`-d udp.port==P,sip`), and return one record per message with its start line, CSeq,
+ * Content-Type and Contact. Bounded like startUdpCapture (maxMs, default 15 s; 2000 packets).
+ */
+export async function startSipCapture(
+  ns: string,
+  opts: { iface?: string; ports: number[]; maxMs?: number },
+): Promise<{ readonly pid: number; waitFor(match: (m: CapturedSip) => boolean, timeoutMs: number): Promise<boolean>; stop(): Promise<CapturedSip[]> }> {
+  const decode = opts.ports.flatMap((p) => ['-d', `udp.port==${p},sip`]);
+  const tsharkArgs = [
+    '-i', opts.iface ?? 'any',
+    '-n', '-l',
+    '-f', opts.ports.map((p) => `udp port ${p}`).join(' or '),
+    ...decode,
+    '-a', `duration:${Math.max(1, Math.ceil((opts.maxMs ?? 15_000) / 1000))}`,
+    '-c', '2000',
+    '-Y', 'sip',
+    '-T', 'fields', '-E', 'separator=/t', '-E', 'quote=n', '-E', 'occurrence=f',
+    '-e', 'frame.time_epoch', '-e', 'ip.src', '-e', 'udp.srcport', '-e', 'ip.dst', '-e', 'udp.dstport',
+    '-e', 'sip.Request-Line', '-e', 'sip.Status-Line', '-e', 'sip.CSeq', '-e', 'sip.Content-Type', '-e', 'sip.Contact',
+  ];
+  const [cmd, args] = netnsCommand(ns, 'tshark', tsharkArgs);
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`tshark did not start capturing: ${err}`)), 10_000);
+    child.stderr!.on('data', (b: Buffer) => {
+      err += b.toString();
+      if (/Capturing on/.test(err)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot start tshark: ${e.message}`));
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`tshark exited (${code}) before capturing: ${err}`));
+    });
+  });
+  await new Promise((r) => setTimeout(r, 200));
+  const pid = child.pid!;
+  const parsed = (): CapturedSip[] =>
+    out
+      .split('\n')
+      .map((l) => l.replace(/\r$/, '').split('\t'))
+      .filter((f) => f.length >= 10 && f[1] !== '')
+      .map(([time, src, sp, dst, dp, requestLine, statusLine, cseq, contentType, contact]) => ({
+        time: Number(time),
+        src: src!,
+        srcPort: Number(sp),
+        dst: dst!,
+        dstPort: Number(dp),
+        requestLine: requestLine || undefined,
+        statusLine: statusLine || undefined,
+        cseq: cseq ?? '',
+        contentType: contentType ?? '',
+        contact: contact ?? '',
+      }));
+  return {
+    pid,
+    /** Waits (bounded) until the capture has shown a message `match` accepts; false on timeout. */
+    async waitFor(match, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        if (parsed().some(match)) return true;
+        if (child.exitCode !== null || child.signalCode !== null) return false;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return false;
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        try {
+          process.kill(pid, 'SIGINT');
+        } catch {
+          /* gone */
+        }
+        const t = setTimeout(() => {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            /* gone */
+          }
+        }, 3000);
+        await exited;
+        clearTimeout(t);
+      }
+      return parsed();
     },
   };
 }
