@@ -3,7 +3,7 @@ import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
 import { parse, SipProxy, SipResponse, LocalRelayAllocator } from '../../lib/index.js';
 import type { IncomingRequest, SipRequest } from '../../lib/index.js';
-import { startTestProxy, startPhone, mediaTarget, eventually } from '../support/proxy-world.js';
+import { startTestProxy, startPhone, mediaTarget, eventually, randomPortRange } from '../support/proxy-world.js';
 
 /** Sends raw SIP text to the proxy from a plain socket and collects what comes back. */
 class RawClient {
@@ -127,7 +127,7 @@ describe('proxy: relay exhaustion and offer/answer variants', function () {
   this.timeout(20000);
 
   it('answers 503 with Retry-After when the relay has no ports left, and never hangs', async () => {
-    const base = 50000 + 4 * Math.floor(Math.random() * 2000);
+    const base = randomPortRange(4).min; // below the ephemeral range: nothing else takes these
     const { proxy: small } = await startTestProxy({ rtpPorts: { min: base, max: base + 3 } });
     const alice = await startPhone(small, 'alice', '127.0.0.99');
     const bob = await startPhone(small, 'bob');

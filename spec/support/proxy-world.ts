@@ -3,9 +3,13 @@ import type { Socket } from 'node:dgram';
 import { SipProxy, UserAgent } from '../../lib/index.js';
 import type { ProxyOptions, SipResponse, CallRecord } from '../../lib/index.js';
 
-/** A random even port range of `size` ports inside 40000-59999, so parallel runs rarely collide. */
+/**
+ * A random even port range of `size` ports inside 10000-19999: below the kernel's ephemeral range
+ * (32768-60999), so sockets bound to port 0 elsewhere in the suite never take a relay port, and
+ * random so parallel runs rarely collide.
+ */
 export function randomPortRange(size = 40): { min: number; max: number } {
-  const min = 40000 + 2 * Math.floor(Math.random() * ((20000 - size) / 2));
+  const min = 10000 + 2 * Math.floor(Math.random() * ((10000 - size) / 2));
   return { min, max: min + size - 1 };
 }
 
