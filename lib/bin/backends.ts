@@ -4,6 +4,7 @@ import type { LocationStore } from '../proxy/location-store.js';
 import { createSipRelayAllocator } from './relay-sip.js';
 import { createRtpengineAllocator } from './relay-rtpengine.js';
 import { createRedisLocationStore } from './location-redis.js';
+import { FileLocationStore } from '../proxy/file-location-store.js';
 
 /**
  * Builds the relay allocator that `--relay` names: undefined for `local` (the proxy makes its own
@@ -19,9 +20,13 @@ export async function relayFromSpecs(specs: readonly string[]): Promise<RelayAll
   return sip.length > 0 ? createSipRelayAllocator(sip) : createRtpengineAllocator(rtpengine);
 }
 
-/** Builds the location store that `--location` names: undefined for `memory` (the proxy's default). */
+/**
+ * Builds the location store that `--location` names: undefined for `memory` (the proxy's default),
+ * a JSON file that survives restarts for `file:PATH`, Redis for `redis://HOST:PORT`.
+ */
 export async function locationFromSpec(spec: string): Promise<LocationStore | undefined> {
   if (spec === 'memory') return undefined;
+  if (spec.startsWith('file:') && spec.length > 5) return FileLocationStore.open(spec.slice(5));
   if (spec.startsWith('redis://')) return createRedisLocationStore(spec);
-  throw new InvalidArgumentError(`--location ${spec}: memory or redis://HOST:PORT`);
+  throw new InvalidArgumentError(`--location ${spec}: memory, file:PATH or redis://HOST:PORT`);
 }

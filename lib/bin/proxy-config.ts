@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from '../errors.js';
 import { parseHostPortOption, parsePortRange } from '../proxy/proxy-options.js';
 import type { ProxyOptions } from '../proxy/proxy-options.js';
+import { parseAlgorithm } from '../auth/digest.js';
+import type { DigestAlgorithm } from '../auth/digest.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
@@ -19,10 +21,41 @@ export interface ProxyCommandConfig {
   logLevel: LogLevel;
   /** Seconds between NAT keepalive pings of NATed bindings; 0 turns them off. */
   natPingInterval: number;
+  /** `--users FILE`: the users JSON; digest authentication is on when given. */
+  users: string | undefined;
+  /** `--realm NAME`: the digest realm (default: the first domain, else the listen address). */
+  realm: string | undefined;
+  /** `--auth-algorithms LIST`: digest algorithms offered, most preferred first (default SHA-256,MD5). */
+  authAlgorithms: DigestAlgorithm[];
+  /** `--flood-limit N`: requests per source per 2 s before it is blocked; 0 turns flood protection off. */
+  floodLimit: number;
+  /** `--flood-block SECONDS`: how long a flooding source is ignored. */
+  floodBlock: number;
+  /** `--scanners drop|allow`: drop requests from well-known scanners (and block their source). */
+  dropScanners: boolean;
+  /** `--max-message-size BYTES`: larger requests get 513. */
+  maxMessageSize: number;
 }
 
 /** The keys accepted both as `--flag` and in the `--config` file (camelCase or kebab-case). */
-const KEYS = ['listen', 'domain', 'relay', 'location', 'media-address', 'rtp-ports', 'relay-always', 'log-level', 'nat-ping-interval'] as const;
+const KEYS = [
+  'listen',
+  'domain',
+  'relay',
+  'location',
+  'media-address',
+  'rtp-ports',
+  'relay-always',
+  'log-level',
+  'nat-ping-interval',
+  'users',
+  'realm',
+  'auth-algorithms',
+  'flood-limit',
+  'flood-block',
+  'scanners',
+  'max-message-size',
+] as const;
 type Key = (typeof KEYS)[number];
 
 function kebab(key: string): string {
@@ -32,8 +65,9 @@ function kebab(key: string): string {
 /**
  * Reads `natter proxy` arguments: `--listen IP:PORT`, `--domain NAME` (repeatable),
  * `--relay local|SPEC` (repeatable), `--location memory|SPEC`, `--media-address IP`, `--rtp-ports MIN-MAX`, `--relay-always`,
- * `--log-level LEVEL`, `--nat-ping-interval SECONDS` (0: off), `--config FILE`. Flags win over the
- * file. Throws InvalidArgumentError.
+ * `--log-level LEVEL`, `--nat-ping-interval SECONDS` (0: off), `--users FILE`, `--realm NAME`, `--auth-algorithms LIST`,
+ * `--flood-limit N` (0: off), `--flood-block SECONDS`, `--scanners drop|allow`,
+ * `--max-message-size BYTES`, `--config FILE`. Flags win over the file. Throws InvalidArgumentError.
  */
 export function parseProxyArgs(argv: readonly string[], readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')): ProxyCommandConfig {
   const values = new Map<Key, string[]>();
@@ -85,7 +119,28 @@ export function parseProxyArgs(argv: readonly string[], readFile: (path: string)
   const rtp = one('rtp-ports');
   const ping = Number(one('nat-ping-interval') ?? '30');
   if (!Number.isInteger(ping) || ping < 0) throw new InvalidArgumentError(`bad --nat-ping-interval ${one('nat-ping-interval')}: whole seconds, 0 for off`);
+  const whole = (key: Key, fallback: number, min: number, what: string): number => {
+    const text = one(key);
+    const n = Number(text ?? fallback);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`bad --${key} ${text}: ${what}`);
+    return n;
+  };
+  const scanners = one('scanners') ?? 'drop';
+  if (scanners !== 'drop' && scanners !== 'allow') throw new InvalidArgumentError(`bad --scanners ${scanners}: drop or allow`);
+  const maxMessageSize = whole('max-message-size', 32768, 1024, 'bytes, 1024 to 65507');
+  if (maxMessageSize > 65507) throw new InvalidArgumentError(`bad --max-message-size ${maxMessageSize}: bytes, 1024 to 65507`);
   return {
+    users: one('users'),
+    realm: one('realm'),
+    authAlgorithms: (values.get('auth-algorithms') ?? ['SHA-256', 'MD5']).map((a) => {
+      const alg = parseAlgorithm(a);
+      if (alg === undefined) throw new InvalidArgumentError(`bad --auth-algorithms ${a}: SHA-512-256, SHA-256 or MD5`);
+      return alg;
+    }),
+    floodLimit: whole('flood-limit', 200, 0, 'requests per source per 2 s, 0 for off'),
+    floodBlock: whole('flood-block', 60, 1, 'whole seconds'),
+    dropScanners: scanners === 'drop',
+    maxMessageSize,
     natPingInterval: ping,
     listen: parseHostPortOption(one('listen') ?? '127.0.0.1:5060', '--listen'),
     domains: values.get('domain') ?? [],
@@ -105,6 +160,9 @@ export function proxyOptions(config: ProxyCommandConfig): ProxyOptions {
     domains: config.domains,
     relayAlways: config.relayAlways,
     keepalive: config.natPingInterval === 0 ? false : { interval: config.natPingInterval * 1000 },
+    floodGuard: config.floodLimit === 0 ? false : { limit: config.floodLimit, windowMs: 2000, blockMs: config.floodBlock * 1000 },
+    dropScanners: config.dropScanners,
+    maxMessageSize: config.maxMessageSize,
     ...(config.mediaAddress !== undefined ? { mediaAddress: config.mediaAddress } : {}),
     ...(config.rtpPorts !== undefined ? { rtpPorts: config.rtpPorts } : {}),
   };

@@ -1,8 +1,10 @@
 import createDebug from 'debug';
 import { SipProxy } from '../proxy/proxy.js';
 import { formatCallRecord } from '../proxy/call-log.js';
+import { LocalRelayAllocator } from '../relay/local/local-relay-allocator.js';
 import { parseProxyArgs, proxyOptions } from './proxy-config.js';
 import { locationFromSpec, relayFromSpecs } from './backends.js';
+import { JsonFileCredentialSource } from '../auth/credentials.js';
 
 /**
  * `natter proxy`: runs the NAT-aware proxy until SIGINT/SIGTERM, printing one line per call at
@@ -14,8 +16,14 @@ export async function runProxy(argv: readonly string[]): Promise<void> {
   const info = config.logLevel === 'info' || config.logLevel === 'debug';
   const relay = await relayFromSpecs(config.relay);
   const locationStore = await locationFromSpec(config.location);
+  const credentials = config.users !== undefined ? new JsonFileCredentialSource(config.users) : undefined;
+  const options = proxyOptions(config);
+  if (options.floodGuard) {
+    options.floodGuard = { ...options.floodGuard, onBlock: (address, until) => info && process.stdout.write(`blocked ${address} until ${new Date(until).toISOString()}\n`) };
+  }
   const proxy = await SipProxy.start({
-    ...proxyOptions(config),
+    ...options,
+    ...(credentials !== undefined ? { auth: { credentials, algorithms: config.authAlgorithms, ...(config.realm !== undefined ? { realm: config.realm } : {}) } } : {}),
     ...(relay !== undefined ? { relay } : {}),
     ...(locationStore !== undefined ? { locationStore } : {}),
     onCallEnd: (record) => {
@@ -27,15 +35,32 @@ export async function runProxy(argv: readonly string[]): Promise<void> {
   if (info) {
     process.stdout.write(
       `natter proxy listening on ${address}:${port} (udp), relay ${config.relay.join(',')} on ${config.mediaAddress ?? address} ports ${ports}` +
-        `${config.relayAlways ? ', relaying every call' : ''}, domains ${config.domains.length > 0 ? config.domains.join(',') : 'any'}\n`,
+        `${config.relayAlways ? ', relaying every call' : ''}, domains ${config.domains.length > 0 ? config.domains.join(',') : credentials !== undefined ? 'own addresses' : 'any'}\n`,
     );
+    const auth = proxy.authenticator;
+    process.stdout.write(
+      `security: ${auth !== undefined ? `digest auth realm "${auth.realm}" (${credentials!.size} users, ${auth.algorithms.join(', ')})` : 'no authentication'}, ` +
+        `${config.domains.length > 0 || credentials !== undefined ? 'no open relay' : 'OPEN RELAY (give --domain or --users)'}, ` +
+        `flood limit ${config.floodLimit > 0 ? `${config.floodLimit}/2s block ${config.floodBlock}s` : 'off'}, scanners ${config.dropScanners ? 'dropped' : 'allowed'}, ` +
+        `max message ${config.maxMessageSize} bytes\n`,
+    );
+  }
+  if (credentials !== undefined) {
+    process.on('SIGHUP', () => {
+      credentials.reload().then(
+        (n) => info && process.stdout.write(`users reloaded: ${n}\n`),
+        (err: unknown) => process.stderr.write(`users not reloaded: ${(err as Error).message}\n`),
+      );
+    });
   }
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     if (info) process.stdout.write(`natter proxy stopping (${signal})\n`);
-    const closing = proxy.close().then(() => Promise.all([relay?.close(), locationStore?.close()]));
+    const closing = printStats()
+      .then(() => proxy.close())
+      .then(() => Promise.all([relay?.close(), locationStore?.close()]));
     closing.then(
       () => process.exit(0),
       (err: unknown) => {
@@ -44,6 +69,17 @@ export async function runProxy(argv: readonly string[]): Promise<void> {
       },
     );
   };
+  // one JSON line of proxy.stats() (what it holds, what it refused), on SIGUSR2 and at the end
+  const printStats = (): Promise<void> =>
+    proxy.stats().then(
+      (stats) => {
+        const local = proxy.relay instanceof LocalRelayAllocator ? proxy.relay.stats() : undefined;
+        const relayStats = local !== undefined ? { relay: { sessions: local.sessionCount, portsInUse: local.portsInUse } } : {};
+        if (info) process.stdout.write(`natter proxy stats ${JSON.stringify({ ...stats, ...relayStats, rss: process.memoryUsage.rss() })}\n`);
+      },
+      () => undefined,
+    );
+  process.on('SIGUSR2', () => void printStats());
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
 }

@@ -4,7 +4,24 @@ import type { LocationStore } from './location-store.js';
 import type { Clock } from '../transaction/clock.js';
 import type { TimerOptions } from '../transaction/timers.js';
 import type { CallRecord } from './call-log.js';
+import type { CredentialSource } from '../auth/credentials.js';
+import type { DigestAlgorithm } from '../auth/digest.js';
+import type { FloodGuardOptions } from '../security/flood-guard.js';
 import { InvalidArgumentError } from '../errors.js';
+
+/** Digest authentication of the proxy's own users (RFC 3261 §22, RFC 8760). */
+export interface ProxyAuthOptions {
+  /** Where the users' passwords or HA1 values come from (e.g. a JsonFileCredentialSource). */
+  credentials: CredentialSource;
+  /** The realm (default: the first of `domains`, else the proxy's advertised address). */
+  realm?: string;
+  /** Algorithms offered, most preferred first (default SHA-256, MD5). */
+  algorithms?: DigestAlgorithm[];
+  /** How long a nonce is accepted, ms (default 300 000). */
+  nonceTtlMs?: number;
+  /** HMAC key of the stateless nonces; give proxies behind one name the same one. Default: random. */
+  secret?: Buffer;
+}
 
 /** Options of a natter proxy; every one has a default. */
 export interface ProxyOptions {
@@ -37,8 +54,32 @@ export interface ProxyOptions {
   timerC?: number;
   /** Calls tracked at once; beyond this a new INVITE gets 503 (default 10 000). */
   maxCalls?: number;
+  /**
+   * How long an answered call without a relay is remembered, ms (default 12 h; 0: for ever). It
+   * has no media timeout, so a call whose BYE never comes would otherwise stay in `calls`.
+   */
+  maxCallDuration?: number;
   /** Record-route dialog-creating requests (default true; the relay needs in-dialog requests). */
   recordRoute?: boolean;
+  /**
+   * Digest authentication: REGISTER is answered 401 and out-of-dialog requests from local users
+   * 407 until they carry valid credentials (docs/security.md). Default: none.
+   */
+  auth?: ProxyAuthOptions;
+  /**
+   * Forward requests for domains the proxy does not serve from anyone. Default: true only when
+   * neither `domains` nor `auth` is given (a lab proxy); otherwise such requests get 403 unless
+   * they come from an authenticated local user.
+   */
+  openRelay?: boolean;
+  /** Per-source request rate limit with a temporary block (Kamailio pike); default off. */
+  floodGuard?: FloodGuardOptions | false;
+  /** Drop requests whose User-Agent names a known scanner (true: the built-in list); default false. */
+  dropScanners?: boolean | readonly string[];
+  /** Largest datagram accepted, bytes (default 32 768); a larger request gets 513 Message Too Large. */
+  maxMessageSize?: number;
+  /** Live transactions beyond which new requests get 503 (default 100 000). */
+  maxTransactions?: number;
   /** One record per call when it ends (the CLI prints them). */
   onCallEnd?: (record: CallRecord) => void;
 }

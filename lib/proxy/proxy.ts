@@ -7,7 +7,15 @@ import { SipRequest as Request } from '../message/message.js';
 import { formatHost, parseUri } from '../message/uri.js';
 import { Via } from '../message/via.js';
 import { RelayError } from '../errors.js';
-import { createUdpTransport } from '../transport/udp-transport.js';
+import { createUdpTransport, stampVia } from '../transport/udp-transport.js';
+import { parse } from '../message/parse.js';
+import type { SipMessageAny } from '../message/message.js';
+import type { Uri } from '../message/uri.js';
+import { DigestAuthenticator } from '../auth/authenticator.js';
+import { FloodGuard, countsAsRequest } from '../security/flood-guard.js';
+import { scannerMatcher } from '../security/scanners.js';
+import { RecentDialogs } from '../security/recent-dialogs.js';
+import { createsDialog } from './forward.js';
 import type { UdpTransport } from '../transport/udp-transport.js';
 import type { Endpoint, MessageInfo } from '../transport/transport.js';
 import { TransactionLayer } from '../transaction/transaction-layer.js';
@@ -15,7 +23,7 @@ import type { ServerTransaction } from '../transaction/server-transaction.js';
 import type { InviteServerTransaction } from '../transaction/invite-server.js';
 import type { TransactionLayerUser } from '../transaction/transaction-user.js';
 import { systemClock } from '../transaction/clock.js';
-import type { Clock } from '../transaction/clock.js';
+import type { Clock, TimerHandle } from '../transaction/clock.js';
 import { DefaultNatDetector } from '../nat/detector.js';
 import type { NatDetector } from '../nat/detector.js';
 import { fixNatedContact } from '../nat/contact-fixup.js';
@@ -48,6 +56,50 @@ export interface ProxyStats {
   calls: number;
   transactions: number;
   bindings: number;
+  /** What the proxy refused, dropped and limited since it started (docs/security.md). */
+  security: SecurityStats;
+}
+
+/** Counters of the proxy's defences, since it started. */
+export interface SecurityStats {
+  /** 401/407 challenges sent. */
+  authChallenges: number;
+  /** Requests whose credentials were accepted. */
+  authSuccesses: number;
+  /** Requests whose credentials were refused (wrong, forged, malformed, replayed). */
+  authFailures: number;
+  /** Of those, replays (a nonce-count not above the last one). */
+  authReplays: number;
+  /** 403: relaying for a domain the proxy does not serve, or an identity that is not the authenticated user's. */
+  forbidden: number;
+  /** Requests dropped silently because their User-Agent is a known scanner's. */
+  scannersDropped: number;
+  /** Datagrams dropped before parsing because their source is blocked. */
+  floodDropped: number;
+  /** Times a source was blocked (over the rate, or a scanner). */
+  floodBlocks: number;
+  /** Sources blocked now. */
+  blockedSources: number;
+  /** 513: datagrams over maxMessageSize. */
+  tooLarge: number;
+  /** 503: INVITEs over maxCalls. */
+  callLimit: number;
+  /** 503: requests over maxTransactions. */
+  transactionLimit: number;
+  /** 503: REGISTERs over the store's bindings per AOR (or in total). */
+  bindingLimit: number;
+  /** 503: calls the relay had no ports for. */
+  relayLimit: number;
+}
+
+/** The counters the proxy keeps itself (the others come from the authenticator, guard and layer). */
+interface OwnCounters {
+  forbidden: number;
+  scannersDropped: number;
+  tooLarge: number;
+  callLimit: number;
+  bindingLimit: number;
+  relayLimit: number;
 }
 
 /**
@@ -76,6 +128,21 @@ export class SipProxy implements TransactionLayerUser, ForwardingHost {
   readonly #live = new Set<ForwardingContext>();
   readonly #callOf = new WeakMap<ForwardingContext, { call: Call; sender: RelayParty; initial: boolean }>();
   readonly #keepalive: NatKeepalive | undefined;
+  readonly #auth: DigestAuthenticator | undefined;
+  /** Requests for any domain are forwarded (no auth, no domains, or openRelay asked for). */
+  readonly #openRelay: boolean;
+  /** Every domain counts as ours (registrar and location lookups for any host). */
+  readonly #serveAny: boolean;
+  readonly #guard: FloodGuard | undefined;
+  readonly #isScanner: ((userAgent: string | undefined) => boolean) | undefined;
+  readonly #maxMessageSize: number;
+  readonly #dialogs = new RecentDialogs();
+  /** Answered calls whose caller's ACK has been seen, and the timers of those still waiting for it. */
+  readonly #acked = new WeakSet<Call>();
+  readonly #ackTimers = new Map<Call, TimerHandle>();
+  readonly #durationTimers = new Map<Call, TimerHandle>();
+  readonly #maxCallDuration: number;
+  readonly #counts: OwnCounters = { forbidden: 0, scannersDropped: 0, tooLarge: 0, callLimit: 0, bindingLimit: 0, relayLimit: 0 };
   readonly #onCallEnd: ((record: CallRecord) => void) | undefined;
   readonly #ownsRelay: boolean;
   readonly #ownsStore: boolean;
@@ -89,8 +156,12 @@ export class SipProxy implements TransactionLayerUser, ForwardingHost {
       core: this,
       clock: this.clock,
       ...(options.timers ? { timers: options.timers } : {}),
+      ...(options.maxTransactions !== undefined ? { maxTransactions: options.maxTransactions } : {}),
       onError: (err) => debug('transport error: %s', err.message),
     });
+    // between the transport and the transaction layer: scanners are dropped before a
+    // transaction exists for them
+    transport.setListener({ onMessage: (message, info) => this.#onMessage(message, info), onError: (err) => this.layer.onError(err) });
     const host = transport.sentBy.host;
     const aliases = new Set([host.toLowerCase(), transport.localAddress.toLowerCase()]);
     if (options.advertisedAddress !== undefined) aliases.add(options.advertisedAddress.toLowerCase());
@@ -98,7 +169,24 @@ export class SipProxy implements TransactionLayerUser, ForwardingHost {
     this.timerC = options.timerC ?? 180_000;
     this.recordRoute = options.recordRoute ?? true;
     this.#domains = new Set((options.domains ?? []).map((d) => d.toLowerCase()));
+    this.#openRelay = options.openRelay ?? (this.#domains.size === 0 && options.auth === undefined);
+    this.#serveAny = this.#openRelay && this.#domains.size === 0;
+    if (options.auth !== undefined) {
+      const realm = options.auth.realm ?? [...this.#domains][0] ?? host;
+      this.#auth = new DigestAuthenticator({
+        realm,
+        credentials: options.auth.credentials,
+        ...(options.auth.algorithms ? { algorithms: options.auth.algorithms } : {}),
+        ...(options.auth.nonceTtlMs !== undefined ? { nonceTtlMs: options.auth.nonceTtlMs } : {}),
+        ...(options.auth.secret ? { secret: options.auth.secret } : {}),
+      });
+    }
+    this.#guard = options.floodGuard === undefined || options.floodGuard === false ? undefined : new FloodGuard({ onBlock: (a, until) => debug('blocking %s until %s', a, new Date(until).toISOString()), ...options.floodGuard });
+    const scanners = options.dropScanners;
+    this.#isScanner = scanners === undefined || scanners === false ? undefined : scanners === true ? scannerMatcher() : scannerMatcher(scanners);
+    this.#maxMessageSize = options.maxMessageSize ?? 32_768;
     this.#maxCalls = options.maxCalls ?? 10_000;
+    this.#maxCallDuration = options.maxCallDuration ?? 12 * 3600_000;
     this.#onCallEnd = options.onCallEnd;
     this.#ownsStore = options.locationStore === undefined;
     this.store = options.locationStore ?? new MemoryLocationStore();
@@ -115,9 +203,28 @@ export class SipProxy implements TransactionLayerUser, ForwardingHost {
     this.#engine = new RelayEngine(this.relay, { relayAlways: options.relayAlways ?? false });
     this.relay.onSessionEnded?.((event) => {
       const call = this.calls.find(event.key.callId, event.key.fromTag, event.key.toTag);
-      if (call !== undefined) this.#endCall(call, event.reason);
+      if (call !== undefined) this.#endCall(call, event.reason, event.counters);
     });
-    this.registrar = new Registrar({ store: this.store, ...(this.#domains.size > 0 ? { domains: [...this.#domains] } : {}), detector: this.detector });
+    const auth = this.#auth;
+    this.registrar = new Registrar({
+      store: this.store,
+      ...(this.#serveAny ? {} : { domains: [...this.#domains, ...this.self.aliases] }),
+      detector: this.detector,
+      ...(auth !== undefined
+        ? {
+            // RFC 3261 §10.3 steps 3 and 4: who is registering, and may they change this AOR
+            authorize: async (request: SipRequest) => {
+              const outcome = await auth.verify(request, 'www');
+              if (!outcome.ok) return auth.challengeResponse(request, 'www', outcome);
+              if (!sameUser(request.to.uri, outcome.username)) {
+                this.#counts.forbidden++;
+                return makeResponse(request, 403, { reason: 'Forbidden (To is not the authenticated user)' });
+              }
+              return undefined;
+            },
+          }
+        : {}),
+    });
     if (options.keepalive !== false) {
       this.#keepalive = new NatKeepalive({
         store: this.store,
@@ -132,12 +239,15 @@ export class SipProxy implements TransactionLayerUser, ForwardingHost {
   /** Binds the proxy's socket and starts it. */
   static async start(options: ProxyOptions = {}): Promise<SipProxy> {
     const listen = options.listen ?? { address: '127.0.0.1', port: 5060 };
+    let proxy: SipProxy | undefined;
     const transport = await createUdpTransport({
       address: listen.address,
       port: listen.port,
       ...(options.advertisedAddress !== undefined ? { advertisedAddress: options.advertisedAddress } : {}),
+      filter: (source, datagram) => proxy === undefined || proxy.#filterDatagram(source, datagram),
     });
-    return new SipProxy(transport, options);
+    proxy = new SipProxy(transport, options);
+    return proxy;
   }
 
   /** The address the proxy listens on. */
@@ -147,7 +257,36 @@ export class SipProxy implements TransactionLayerUser, ForwardingHost {
 
   async stats(): Promise<ProxyStats> {
     const bindings = await this.store.all();
-    return { calls: this.calls.size, transactions: this.layer.size, bindings: bindings.length };
+    const a = this.#auth?.counters;
+    const g = this.#guard;
+    const c = this.#counts;
+    const security: SecurityStats = {
+      authChallenges: a?.challenges ?? 0,
+      authSuccesses: a?.successes ?? 0,
+      authFailures: a?.failures ?? 0,
+      authReplays: a?.replays ?? 0,
+      forbidden: c.forbidden,
+      scannersDropped: c.scannersDropped,
+      floodDropped: g?.counters.dropped ?? 0,
+      floodBlocks: g?.counters.blocks ?? 0,
+      blockedSources: g?.blockedSources ?? 0,
+      tooLarge: c.tooLarge,
+      callLimit: c.callLimit,
+      transactionLimit: this.layer.counters.refused,
+      bindingLimit: c.bindingLimit,
+      relayLimit: c.relayLimit,
+    };
+    return { calls: this.calls.size, transactions: this.layer.size, bindings: bindings.length, security };
+  }
+
+  /** The flood guard, when one is configured (to inspect or lift blocks). */
+  get floodGuard(): FloodGuard | undefined {
+    return this.#guard;
+  }
+
+  /** The digest authenticator, when authentication is on. */
+  get authenticator(): DigestAuthenticator | undefined {
+    return this.#auth;
   }
 
   /** Ends every call (releasing its relay ports), stops the keepalive and closes the socket. Idempotent. */
@@ -155,6 +294,7 @@ export class SipProxy implements TransactionLayerUser, ForwardingHost {
     if (this.#closed) return;
     this.#closed = true;
     this.#keepalive?.stop();
+    this.#dialogs.clear();
     for (const call of this.calls.all()) this.#endCall(call, 'shutdown');
     for (const ctx of this.#live) ctx.dispose();
     this.layer.close();
@@ -181,7 +321,9 @@ export class SipProxy implements TransactionLayerUser, ForwardingHost {
     // §16.2 / §16.6: a stateful proxy answers an INVITE with 100 Trying at once
     if (request.method === 'INVITE') tx.respond(makeResponse(request, 100));
     if (request.method === 'REGISTER' && this.#isOurs(request)) {
-      tx.respond(await this.registrar.handle(request, info.source, this.detector.detect(request, info.source)));
+      const response = await this.registrar.handle(request, info.source, this.detector.detect(request, info.source));
+      if (response.status === 503) this.#counts.bindingLimit++;
+      tx.respond(response);
       return;
     }
     if (request.method === 'OPTIONS' && this.#isOurs(request) && request.uri.user === undefined) {
@@ -189,8 +331,125 @@ export class SipProxy implements TransactionLayerUser, ForwardingHost {
     }
     const loopHash = loopBranchHash(request);
     preprocessRoute(request, this.self);
-    if (request.to.tag !== undefined) return this.#forwardInDialog(request, tx, info, loopHash);
+    // more Route values naming this proxy (a double Record-Route, or a forged list of them) would
+    // only make it send the request to itself, hop after hop: they are all consumed here
+    while (request.route[0] !== undefined && isLocalUri(request.route[0].uri, this.self)) request.shift('Route');
+    if (request.to.tag !== undefined) {
+      if (!this.#openRelay && !this.#inDialogAllowed(request)) return this.#forbid(tx, request, 'Relaying Denied');
+      return this.#forwardInDialog(request, tx, info, loopHash);
+    }
+    if (!(await this.#admit(request, tx))) return;
+    if (createsDialog(request)) this.#dialogs.add(request.callId);
     return this.#forwardInitial(request, tx, info, loopHash);
+  }
+
+  // ---- who may use the proxy (docs/security.md) -------------------------------------------
+
+  /**
+   * Authentication and the no-open-relay rule for a request outside a dialog, after route
+   * preprocessing. A request claiming a local user in From must prove it (407, RFC 3261 §22.3);
+   * one for a domain the proxy does not serve goes on only from an authenticated local user.
+   * Returns false when the request was answered.
+   */
+  async #admit(request: SipRequest, tx: ServerTransaction): Promise<boolean> {
+    const auth = this.#auth;
+    let authenticated = false;
+    if (auth !== undefined && this.#fromLocalUser(request)) {
+      const outcome = await auth.verify(request, 'proxy');
+      if (!outcome.ok) {
+        tx.respond(auth.challengeResponse(request, 'proxy', outcome));
+        return false;
+      }
+      if (!sameUser(request.from.uri, outcome.username)) {
+        this.#forbid(tx, request, 'Forbidden (From is not the authenticated user)');
+        return false;
+      }
+      // §22.3: credentials for this proxy's realm are consumed here, not sent on
+      auth.strip(request, 'proxy');
+      authenticated = true;
+    }
+    if (!this.#openRelay && !authenticated && !this.#targetIsOurs(request)) {
+      this.#forbid(tx, request, 'Relaying Denied');
+      return false;
+    }
+    return true;
+  }
+
+  #forbid(tx: ServerTransaction, request: SipRequest, reason: string): void {
+    this.#counts.forbidden++;
+    debug('403 %s for %s %s from %s', reason, request.method, request.uri.toString(), request.via[0]?.received ?? request.via[0]?.host ?? '?');
+    this.#respond(tx, request, { status: 403, reason });
+  }
+
+  /** A host the proxy is responsible for: one of its domains or its own addresses (any, for an open proxy). */
+  #servesHost(host: string): boolean {
+    if (this.#serveAny) return true;
+    const h = host.toLowerCase();
+    return this.#domains.has(h) || this.self.aliases.has(h);
+  }
+
+  /** From names a user of a domain this proxy serves. */
+  #fromLocalUser(request: SipRequest): boolean {
+    try {
+      const from = request.from.uri;
+      return from.isSip && this.#servesHost(from.host);
+    } catch {
+      return false;
+    }
+  }
+
+  /** The request goes to a domain this proxy serves: its next Route, else its Request-URI. */
+  #targetIsOurs(request: SipRequest): boolean {
+    const next = request.route[0];
+    const uri = next !== undefined ? next.uri : request.uri;
+    return uri.isSip && this.#servesHost(uri.host);
+  }
+
+  /** A request inside a dialog (or an ACK for a 2xx) may be forwarded with the relay closed. */
+  #inDialogAllowed(request: SipRequest): boolean {
+    if (this.calls.find(request.callId, request.from.tag, request.to.tag) !== undefined) return true;
+    return this.#dialogs.has(request.callId) || this.#targetIsOurs(request);
+  }
+
+  // ---- the socket ---------------------------------------------------------------------
+
+  /** Every datagram, before parsing: flood protection, then the size limit. */
+  #filterDatagram(source: Endpoint, datagram: Buffer): boolean {
+    const guard = this.#guard;
+    if (guard !== undefined && !guard.allow(source.address, countsAsRequest(datagram))) return false;
+    if (datagram.length > this.#maxMessageSize) {
+      this.#tooLarge(source, datagram);
+      return false;
+    }
+    return true;
+  }
+
+  /** RFC 3261 §21.4.14: a request too large to process gets 513 when it can be answered. */
+  #tooLarge(source: Endpoint, datagram: Buffer): void {
+    this.#counts.tooLarge++;
+    if (!countsAsRequest(datagram)) return;
+    let request: SipRequest;
+    try {
+      const message = parse(datagram);
+      if (!message.isRequest || message.method === 'ACK') return;
+      request = message;
+      stampVia(request, source);
+    } catch {
+      return;
+    }
+    debug('513 for a %d-byte %s from %s:%d', datagram.length, request.method, source.address, source.port);
+    this.layer.sendStateless(makeResponse(request, 513)).catch((err: unknown) => debug('513 not sent: %s', (err as Error).message));
+  }
+
+  /** Every message that parsed, before the transaction layer: scanners are dropped here. */
+  #onMessage(message: SipMessageAny, info: MessageInfo): void {
+    if (this.#closed) return;
+    if (message.isRequest && this.#isScanner !== undefined && this.#isScanner(message.get('user-agent'))) {
+      this.#counts.scannersDropped++;
+      this.#guard?.block(info.source.address);
+      return;
+    }
+    this.layer.onMessage(message, info);
   }
 
   /** A request outside a dialog: lookup, NAT verdict, relay, forward (§16.5, §16.6). */
@@ -205,7 +464,10 @@ export class SipProxy implements TransactionLayerUser, ForwardingHost {
       return;
     }
 
-    if (this.calls.size >= this.#maxCalls) return this.#respond(tx, request, { status: 503, headers: { 'Retry-After': '5' } });
+    if (this.calls.size >= this.#maxCalls) {
+      this.#counts.callLimit++;
+      return this.#respond(tx, request, { status: 503, headers: { 'Retry-After': '5' } });
+    }
     const call = new Call({
       callId: request.callId,
       callerTag: request.from.tag ?? '',
@@ -221,6 +483,7 @@ export class SipProxy implements TransactionLayerUser, ForwardingHost {
       if (!(err instanceof RelayError)) throw err;
       // a relay that cannot allocate is a clear answer to the caller, never a hang
       const status = err.status === 481 ? 500 : err.status;
+      if (status === 503) this.#counts.relayLimit++;
       await this.#engine.release(call);
       this.#report(call, String(status));
       return this.#respond(tx, request, { status, reason: err.message.slice(0, 80), ...(status === 503 ? { headers: { 'Retry-After': '10' } } : {}) });
@@ -290,7 +553,7 @@ export class SipProxy implements TransactionLayerUser, ForwardingHost {
     if (!uri.isSip) return [{ natted: false }];
     const host = uri.host.toLowerCase();
     const ours = this.self.aliases.has(host) || this.#domains.has(host);
-    if (ours || this.#domains.size === 0) {
+    if (ours || this.#serveAny) {
       const bindings = await this.store.lookup(canonicalAor(uri));
       if (bindings.length > 0) {
         // RFC 3261 §16.6: contacts tried in decreasing q order (sequential forking)
@@ -311,8 +574,7 @@ export class SipProxy implements TransactionLayerUser, ForwardingHost {
   /** True when a REGISTER or OPTIONS is addressed to this proxy or a domain it serves. */
   #isOurs(request: SipRequest): boolean {
     if (request.route.some((r) => !isLocalUri(r.uri, this.self))) return false;
-    const host = request.uri.host.toLowerCase();
-    return this.#domains.size === 0 || this.#domains.has(host) || this.self.aliases.has(host);
+    return this.#servesHost(request.uri.host);
   }
 
   /** §16.10: CANCEL matching a pending INVITE is answered 200 and cancels its branches. */
@@ -356,8 +618,29 @@ export class SipProxy implements TransactionLayerUser, ForwardingHost {
     if (link === undefined || !link.initial) return;
     const call = link.call;
     call.status = response.status;
-    if (response.status < 300) call.answeredAt = Date.now();
-    else this.#endCall(call, String(response.status));
+    if (response.status < 300) {
+      call.answeredAt = Date.now();
+      this.#awaitAck(call);
+      if (!call.relayed && this.#maxCallDuration > 0) {
+        // a call without a relay has no media timeout: its record is forgotten after this long
+        this.#durationTimers.set(call, this.clock.setTimeout(() => this.#endCall(call, 'max-duration'), this.#maxCallDuration));
+      }
+    } else this.#endCall(call, String(response.status));
+  }
+
+  /**
+   * RFC 3261 §13.3.1.4: a 2xx that is never acknowledged within 64*T1 means the session failed
+   * (the UAS then "SHOULD" end it with a BYE, which a vanished or hostile caller never answers).
+   * Record-routed, the proxy sees every ACK; without one by then the call is forgotten and its
+   * relay released, so a caller that never ACKs cannot pin a call (and relay ports) for ever.
+   */
+  #awaitAck(call: Call): void {
+    if (!this.recordRoute || this.#acked.has(call) || this.#ackTimers.has(call)) return;
+    const timer = this.clock.setTimeout(() => {
+      this.#ackTimers.delete(call);
+      if (!this.#acked.has(call)) this.#endCall(call, 'no-ack');
+    }, this.layer.timers.H);
+    this.#ackTimers.set(call, timer);
   }
 
   /** A response no client transaction matched: a 2xx retransmission after the INVITE transaction ended (§16.7). */
@@ -387,11 +670,17 @@ export class SipProxy implements TransactionLayerUser, ForwardingHost {
 
   async #forwardAck(ack: SipRequest, info: MessageInfo): Promise<void> {
     preprocessRoute(ack, this.self);
+    while (ack.route[0] !== undefined && isLocalUri(ack.route[0].uri, this.self)) ack.shift('Route');
     if (ack.route.length === 0 && isLocalUri(ack.uri, this.self)) return; // addressed to us
     if (ack.maxForwards === 0) return;
+    if (!this.#openRelay && !this.#inDialogAllowed(ack)) {
+      this.#counts.forbidden++;
+      return;
+    }
     const call = this.calls.find(ack.callId, ack.from.tag, ack.to.tag);
     const sender = call?.partyOfFromTag(ack.from.tag);
     if (call !== undefined && sender !== undefined) {
+      if (sender === 'caller') this.#acked.add(call);
       if (call.party(sender).natted) fixNatedContact(ack, info.source);
       await this.#engine.process(call, ack, 'ACK', sender);
     }
@@ -406,11 +695,18 @@ export class SipProxy implements TransactionLayerUser, ForwardingHost {
 
   // ---- calls ----------------------------------------------------------------------------
 
-  #endCall(call: Call, result: string): void {
+  #endCall(call: Call, result: string, counters?: MediaCounters): void {
     if (call.ended) return;
     call.ended = true;
     this.calls.remove(call);
-    const packets = call.relayed ? this.relay.mediaCounters?.(call.relayKey) : undefined;
+    for (const timers of [this.#ackTimers, this.#durationTimers]) {
+      const timer = timers.get(call);
+      if (timer !== undefined) {
+        this.clock.clearTimeout(timer);
+        timers.delete(call);
+      }
+    }
+    const packets = call.relayed ? (counters ?? this.relay.mediaCounters?.(call.relayKey)) : undefined;
     void this.#engine.release(call);
     this.#report(call, result, packets);
   }
@@ -458,6 +754,19 @@ export class SipProxy implements TransactionLayerUser, ForwardingHost {
         resolve(false);
       }
     });
+  }
+}
+
+/** Whether a URI's user part is `username` (RFC 3261 §19.1.4: user parts compare case-sensitively). */
+function sameUser(uri: Uri, username: string): boolean {
+  return uri.isSip && uri.user !== undefined && decodeURIComponentSafe(uri.user) === username;
+}
+
+function decodeURIComponentSafe(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
   }
 }
 
