@@ -34,7 +34,8 @@ export async function runProxy(argv: readonly string[]): Promise<void> {
   const ports = config.rtpPorts ? `${config.rtpPorts.min}-${config.rtpPorts.max}` : '30000-39999';
   if (info) {
     process.stdout.write(
-      `natter proxy listening on ${address}:${port} (udp), relay ${config.relay.join(',')} on ${config.mediaAddress ?? address} ports ${ports}` +
+      `natter proxy listening on ${address}:${port} (udp), ` +
+        (relay === undefined ? `relay local on ${config.mediaAddress ?? address} ports ${ports}` : `relay ${config.relay.join(',')}`) +
         `${config.relayAlways ? ', relaying every call' : ''}, domains ${config.domains.length > 0 ? config.domains.join(',') : credentials !== undefined ? 'own addresses' : 'any'}\n`,
     );
     const auth = proxy.authenticator;

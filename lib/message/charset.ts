@@ -1,9 +1,10 @@
 /**
- * Character classes of RFC 3261 §25.1 as 128-entry lookup tables, so the scanners test a
- * character with one array read instead of a regular expression.
+ * Character classes of RFC 3261 §25.1 as lookup tables, so the scanners test a character with one
+ * array read instead of a regular expression. The tables have 256 entries (the upper half zero) so
+ * a latin1 byte indexes them directly; code that reads JavaScript strings still checks c < 128.
  */
 function table(chars: string, ranges: Array<[string, string]> = []): Uint8Array {
-  const t = new Uint8Array(128);
+  const t = new Uint8Array(256);
   for (const c of chars) t[c.charCodeAt(0)] = 1;
   for (const [from, to] of ranges) {
     for (let c = from.charCodeAt(0); c <= to.charCodeAt(0); c++) t[c] = 1;
@@ -27,6 +28,18 @@ export const URI_PARAM = table("[]/:&+$-_.!~*'()%", ALNUM);
 export const URI_HEADER = table("[]/?:+$-_.!~*'()%", ALNUM);
 /** hostname characters (alphanum, "-", "."), plus what IPv4 needs. */
 export const HOST = table('-.', ALNUM);
+/** What a display-name of words holds (§25.1: *(token LWS)): token characters, SP and HTAB. */
+export const DISPLAY_WORDS = table("-.!%*_+`'~ \t", ALNUM);
+/** gen-value characters outside quotes: token plus what host needs (":" and IPv6 brackets). */
+export const PARAM_VALUE = table("-.!%*_+`'~:[]", ALNUM);
+/** HEXDIG, for %HH escapes. */
+export const HEX = table('', [['0', '9'], ['a', 'f'], ['A', 'F']]);
+/**
+ * What String.prototype.trim() removes, among latin1 characters (TAB, LF, VT, FF, CR, SP, NBSP).
+ * Header values are trimmed with trim(), so the byte scanners trim with the same set.
+ */
+export const TRIM_WS = new Uint8Array(256);
+for (const c of [9, 10, 11, 12, 13, 32, 160]) TRIM_WS[c] = 1;
 
 export function isToken(s: string): boolean {
   if (s.length === 0) return false;

@@ -3,7 +3,7 @@
  * canonical spelling used when natter writes a header, which headers are comma-separated lists
  * (§7.3.1), and which may appear only once.
  */
-const COMPACT: Record<string, string> = {
+export const COMPACT: Readonly<Record<string, string>> = {
   i: 'call-id',
   m: 'contact',
   e: 'content-encoding',
@@ -62,11 +62,6 @@ export function headerKey(name: string): string {
     if (keyCache.size < 4096) keyCache.set(name, key);
   }
   return key;
-}
-
-/** The key of a header name seen before (the name is then known to be a valid token), else undefined. */
-export function knownHeaderKey(name: string): string | undefined {
-  return keyCache.get(name);
 }
 
 /** The spelling natter uses when it writes a header: `call-id` → `Call-ID`, `via` → `Via`. */

@@ -1,11 +1,14 @@
 import { isUtf8 } from 'node:buffer';
+import { HeaderEntry } from './header-entry.js';
 import type { CSeq, HeaderField } from './types.js';
 import { LIST_HEADERS, canonicalName, headerKey } from './header-names.js';
 import { splitList } from './params.js';
 import { NameAddr, parseNameAddr } from './name-addr.js';
-import { Via, parseVia } from './via.js';
+import { contactViews, cseqView, nameAddrView, viaViews } from './views.js';
+import type { Via } from './via.js';
 import { Uri, parseUri } from './uri.js';
-import { parseCSeq } from './cseq.js';
+import { uriFromChecked } from './uri-checked.js';
+import type { Marks } from './marks.js';
 
 /**
  * Header text is held as latin1 (one char per byte), as the parser reads it. A value given by the
@@ -24,14 +27,7 @@ function toLatin1(value: string): string {
   return isUtf8(bytes) ? value : Buffer.from(value, 'utf8').toString('latin1');
 }
 
-/** A header field with its lookup key (the lower-case long name) computed once. */
-export class HeaderEntry implements HeaderField {
-  constructor(
-    readonly name: string,
-    readonly value: string,
-    readonly key: string,
-  ) {}
-}
+export { HeaderEntry };
 
 export type HeaderInit = ReadonlyArray<HeaderField> | Record<string, string | number | ReadonlyArray<string>>;
 
@@ -54,6 +50,16 @@ function toBody(body: Buffer | string | undefined): Buffer {
   return typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
 }
 
+// Views whose header text the parser checked (validate.ts quickValidate), so they are built as
+// lazy views over that text with the parser's marks; a header changed since is parsed in full
+// when its view is read.
+const VIA_CHECKED = 1;
+const FROM_CHECKED = 2;
+const TO_CHECKED = 4;
+const CONTACT_CHECKED = 8;
+const CSEQ_CHECKED = 16;
+const ALL_CHECKED = VIA_CHECKED | FROM_CHECKED | TO_CHECKED | CONTACT_CHECKED | CSEQ_CHECKED;
+
 export interface MessageInit {
   headers?: HeaderInit;
   body?: Buffer | string;
@@ -73,7 +79,17 @@ export abstract class SipMessage {
   _headers: HeaderEntry[];
   /** @internal the exact bytes this message was parsed from, while it is unchanged */
   _raw: Buffer | undefined;
-  #body: Buffer;
+  /** undefined until read for a parsed message: then cut from #source */
+  #body: Buffer | undefined;
+  /** the datagram a parsed message came from, and where its body lies in it */
+  #source: Buffer | undefined = undefined;
+  #bodyStart = 0;
+  #bodyEnd = 0;
+  /** which headers still hold the text the parser checked (bits above), and what it marked there */
+  #checked = 0;
+  #marks: Marks | undefined = undefined;
+  /** whether the header list is as parsed, so the marks' field indices hold */
+  #indexed = false;
   // cached views, keyed by header key; reset when that header changes
   #via: Via[] | undefined = undefined;
   #from: NameAddr | undefined = undefined;
@@ -85,15 +101,33 @@ export abstract class SipMessage {
 
   constructor(init: MessageInit) {
     this._headers = toEntries(init.headers);
-    this.#body = toBody(init.body);
+    this.#body = init.body === undefined ? undefined : toBody(init.body);
     this._raw = undefined;
   }
 
+  /** @internal the parser hands over the header fields and where the body lies in the datagram */
+  _parsed(headers: HeaderEntry[], source: Buffer, bodyStart: number, bodyEnd: number, marks: Marks | undefined, raw: Buffer | undefined): void {
+    this._headers = headers;
+    this.#source = source;
+    this.#bodyStart = bodyStart;
+    this.#bodyEnd = bodyEnd;
+    this.#checked = marks !== undefined ? ALL_CHECKED : 0;
+    this.#marks = marks;
+    this.#indexed = marks !== undefined;
+    this._raw = raw;
+  }
+
   get body(): Buffer {
+    if (this.#body === undefined) {
+      const src = this.#source;
+      this.#body = src === undefined ? Buffer.alloc(0) : src.subarray(this.#bodyStart, this.#bodyEnd);
+      this.#source = undefined;
+    }
     return this.#body;
   }
   set body(value: Buffer | string) {
     this.#body = toBody(value);
+    this.#source = undefined;
     this._raw = undefined;
   }
 
@@ -114,12 +148,16 @@ export abstract class SipMessage {
   /** Every value of a header, in order; comma-separated lists are split for list headers. */
   getAll(name: string): string[] {
     const key = headerKey(name);
-    const list = LIST_HEADERS.has(key);
+    return LIST_HEADERS.has(key) ? this.#elements(key) : this._headers.filter((h) => h.key === key).map((h) => h.value);
+  }
+
+  /** Every element of the list header with this key, in order (§7.3.1). */
+  #elements(key: string): string[] {
     const out: string[] = [];
     for (const h of this._headers) {
       if (h.key !== key) continue;
-      if (list) for (const v of splitList(h.value)) out.push(v);
-      else out.push(h.value);
+      if (h.value.indexOf(',') === -1) out.push(h.value);
+      else for (const v of splitList(h.value)) out.push(v);
     }
     return out;
   }
@@ -130,12 +168,13 @@ export abstract class SipMessage {
   }
 
   #changed(key: string): void {
+    this.#indexed = false;
     switch (key) {
-      case 'via': this.#via = undefined; break;
-      case 'from': this.#from = undefined; break;
-      case 'to': this.#to = undefined; break;
-      case 'contact': this.#contact = undefined; break;
-      case 'cseq': this.#cseq = undefined; break;
+      case 'via': this.#via = undefined; this.#checked &= ~VIA_CHECKED; break;
+      case 'from': this.#from = undefined; this.#checked &= ~FROM_CHECKED; break;
+      case 'to': this.#to = undefined; this.#checked &= ~TO_CHECKED; break;
+      case 'contact': this.#contact = undefined; this.#checked &= ~CONTACT_CHECKED; break;
+      case 'cseq': this.#cseq = undefined; this.#checked &= ~CSEQ_CHECKED; break;
       case 'route': this.#route = undefined; break;
       case 'record-route': this.#recordRoute = undefined; break;
     }
@@ -214,26 +253,29 @@ export abstract class SipMessage {
     return existing !== undefined ? existing.name : name.length === 1 ? name : canonicalName(name);
   }
 
-  /** @internal the parser stores the views it built while validating */
-  _setViews(via: Via[], from: NameAddr, to: NameAddr, cseq: CSeq, contact: NameAddr[] | undefined): void {
-    this.#via = via;
-    this.#from = from;
-    this.#to = to;
-    this.#cseq = cseq;
-    this.#contact = contact;
-  }
-
   get via(): Via[] {
-    return (this.#via ??= this.getAll('via').map(parseVia));
+    return (this.#via ??= viaViews(this._headers, this.#marked(VIA_CHECKED), this.#listStart(this.#marks?.viaAt)));
   }
   get from(): NameAddr {
-    return (this.#from ??= parseNameAddr(this.#required('from')));
+    if (this.#from === undefined) {
+      const marks = this.#marked(FROM_CHECKED);
+      this.#from = nameAddrView(this.#required('from', this.#marks?.fromAt), marks !== undefined, marks?.fromTagStart ?? 0, marks?.fromTagEnd ?? 0);
+    }
+    return this.#from;
   }
   get to(): NameAddr {
-    return (this.#to ??= parseNameAddr(this.#required('to')));
+    if (this.#to === undefined) {
+      const marks = this.#marked(TO_CHECKED);
+      this.#to = nameAddrView(this.#required('to', this.#marks?.toAt), marks !== undefined, marks?.toTagStart ?? 0, marks?.toTagEnd ?? 0);
+    }
+    return this.#to;
   }
   get contact(): NameAddr[] {
-    return (this.#contact ??= this.getAll('contact').map((v) => parseNameAddr(v, true)));
+    return (this.#contact ??= contactViews(this._headers, (this.#checked & CONTACT_CHECKED) !== 0, this.#listStart(this.#marks?.contactAt)));
+  }
+  /** The parser's marks, while the header of this bit still holds the text it checked. */
+  #marked(bit: number): Marks | undefined {
+    return (this.#checked & bit) !== 0 ? this.#marks : undefined;
   }
   get route(): NameAddr[] {
     return (this.#route ??= this.getAll('route').map((v) => parseNameAddr(v)));
@@ -242,10 +284,10 @@ export abstract class SipMessage {
     return (this.#recordRoute ??= this.getAll('record-route').map((v) => parseNameAddr(v)));
   }
   get callId(): string {
-    return this.#required('call-id');
+    return this.#required('call-id', this.#marks?.callIdAt);
   }
   get cseq(): CSeq {
-    return (this.#cseq ??= parseCSeq(this.#required('cseq')));
+    return (this.#cseq ??= cseqView(this.#required('cseq', this.#marks?.cseqAt), this.#marked(CSEQ_CHECKED)));
   }
   get maxForwards(): number | undefined {
     const v = this.get('max-forwards');
@@ -260,13 +302,22 @@ export abstract class SipMessage {
   }
   /** The body's length (what serialize writes as Content-Length). */
   get contentLength(): number {
-    return this.#body.length;
+    return this.#body !== undefined ? this.#body.length : this.#bodyEnd - this.#bodyStart;
   }
 
-  #required(key: string): string {
-    const v = this.get(key);
-    if (v === undefined) throw new Error(`message has no ${canonicalName(key)} header`);
-    return v;
+  /**
+   * The value of the first field with this key (From, To, Call-ID, CSeq: not list headers); `at`
+   * is where the parser saw it, which holds while the header list is as parsed.
+   */
+  #required(key: string, at: number | undefined): string {
+    if (this.#indexed && at !== undefined && at >= 0) return this._headers[at]!.value;
+    for (const h of this._headers) if (h.key === key) return h.value;
+    throw new Error(`message has no ${canonicalName(key)} header`);
+  }
+
+  /** Where to look for the first field of a list header: where the parser saw it, while that holds. */
+  #listStart(at: number | undefined): number {
+    return this.#indexed && at !== undefined && at >= 0 ? at : 0;
   }
 
   /** The start line without CRLF. */
@@ -277,7 +328,7 @@ export abstract class SipMessage {
   /** @internal copies headers and body into a new message of the same kind */
   protected _copyInto<T extends SipMessage>(target: T): T {
     target._headers = this._headers.slice();
-    target.body = this.#body;
+    target.body = this.body;
     return target;
   }
 }
@@ -293,6 +344,8 @@ export class SipRequest extends SipMessage {
   #method: string;
   #uri: Uri | undefined;
   #uriText: string | undefined;
+  /** whether #uriText is a URI the parser checked (check-uri.scanSipUri) */
+  #uriChecked = false;
 
   constructor(init: RequestInit) {
     super(init);
@@ -311,12 +364,13 @@ export class SipRequest extends SipMessage {
 
   /** The Request-URI. Reading it hands out the mutable object, so serialize writes it back. */
   get uri(): Uri {
-    if (this.#uri === undefined) this.#uri = parseUri(this.#uriText!);
+    if (this.#uri === undefined) this.#uri = this.#uriChecked ? uriFromChecked(this.#uriText!) : parseUri(this.#uriText!);
     this.#uriText = undefined;
     this._raw = undefined;
     return this.#uri;
   }
   set uri(u: Uri | string) {
+    this.#uriChecked = false;
     if (typeof u === 'string') {
       this.#uri = undefined;
       this.#uriText = u;
@@ -327,10 +381,9 @@ export class SipRequest extends SipMessage {
     this._raw = undefined;
   }
 
-  /** @internal parser hook: the URI was already validated */
-  _setParsedUri(text: string, uri: Uri): void {
-    this.#uriText = text;
-    this.#uri = uri;
+  /** @internal the parser checked the Request-URI text */
+  _checkedUri(): void {
+    this.#uriChecked = true;
   }
 
   startLine(): string {

@@ -1,7 +1,8 @@
 import type { Params } from './types.js';
 import { TOKEN, skipWs } from './charset.js';
-import { SyntaxFault, formatParams, parseParams, quote, scanQuoted, unquote } from './params.js';
+import { SyntaxFault, findParam, formatParams, parseParams, paramMap, quote, scanQuoted, unquote } from './params.js';
 import { Uri, parseUriText } from './uri.js';
+import { uriFromChecked } from './uri-checked.js';
 
 /** Latin1 text holding UTF-8 bytes, decoded to a JS string (display names may be UTF-8, §25.1). */
 export function latin1ToUtf8(s: string): string {
@@ -11,27 +12,146 @@ export function latin1ToUtf8(s: string): string {
   return s;
 }
 
+/** The Uri a lazy view is constructed with before its own is read from the text. */
+const NO_URI = new Uri({ host: '' });
+/** A parameter position the parser did not mark: the view scans the text for it. */
+const UNMARKED = -2;
+
 /**
  * A name-addr or addr-spec with header parameters (RFC 3261 §20.10, §25.1): the value of From,
  * To, Contact, Route, Record-Route, Reply-To... `wildcard` is true for `Contact: *` (§10.2.2), in
  * which case `uri` is an empty placeholder.
+ *
+ * A NameAddr the parser hands out wraps the text of its checked header: the display name, URI and
+ * parameter map are built when first read, and `tag` scans the text until then.
  */
 export class NameAddr {
-  displayName: string | null;
-  uri: Uri;
-  params: Params;
   wildcard: boolean;
+  /** undefined while only in #text */
+  #displayName: string | null | undefined;
+  #uri: Uri | undefined;
+  #params: Params | undefined;
+  /** the text of a view the parser built (see _checked), and where its parts lie in it once #locate ran */
+  #text = '';
+  #located = true;
+  #nameStart = 0;
+  #nameEnd = 0;
+  #quoted = false;
+  #uriStart = 0;
+  #uriEnd = 0;
+  #paramsAt = 0;
+  /** where the tag value is in #text, when the parser marked it (-1: none; UNMARKED: not marked) */
+  #tagStart = UNMARKED;
+  #tagEnd = 0;
 
   constructor(uri: Uri, options: { displayName?: string | null; params?: Params; wildcard?: boolean } = {}) {
-    this.uri = uri;
-    this.displayName = options.displayName ?? null;
-    this.params = options.params ?? {};
+    this.#uri = uri;
+    this.#displayName = options.displayName ?? null;
+    this.#params = options.params ?? {};
     this.wildcard = options.wildcard ?? false;
+  }
+
+  /**
+   * @internal a view over text check-header.scanNameAddr accepted (not `*`), with the bounds of
+   * the tag value when the parser marked them
+   */
+  static _checked(this: void, text: string, tagStart: number = UNMARKED, tagEnd = 0): NameAddr {
+    const na = new NameAddr(NO_URI);
+    na.#text = text;
+    na.#located = false;
+    na.#tagStart = tagStart;
+    na.#tagEnd = tagEnd;
+    na.#displayName = undefined;
+    na.#uri = undefined;
+    na.#params = undefined;
+    return na;
+  }
+
+  /**
+   * Finds the display name, URI and parameters in #text, whose shape (scanNameAddr checked it) is
+   * `[ quoted-string / words ] "<" uri ">" params` or `uri params` (the URI ending at ";" or WSP).
+   */
+  #locate(): void {
+    const text = this.#text;
+    this.#located = true;
+    let i = skipWs(text, 0);
+    let lt: number;
+    this.#nameStart = i;
+    if (text.charCodeAt(i) === 34 /* " */) {
+      this.#quoted = true;
+      this.#nameEnd = scanQuoted(text, i);
+      lt = skipWs(text, this.#nameEnd);
+    } else {
+      lt = text.indexOf('<', i);
+      this.#nameEnd = lt === -1 ? i : lt;
+    }
+    if (lt !== -1) {
+      const gt = text.indexOf('>', lt);
+      this.#uriStart = lt + 1;
+      this.#uriEnd = gt;
+      this.#paramsAt = gt + 1;
+    } else {
+      while (i < text.length) {
+        const c = text.charCodeAt(i);
+        if (c === 59 || c === 32 || c === 9) break;
+        i++;
+      }
+      this.#uriStart = this.#nameStart;
+      this.#uriEnd = i;
+      this.#paramsAt = i;
+    }
+  }
+
+  /** @internal a Contact value scanNameAddr accepted; `*` is parsed in full */
+  static _checkedContact(this: void, text: string): NameAddr {
+    const i = skipWs(text, 0);
+    return text.charCodeAt(i) === 42 /* * */ ? parseNameAddr(text, true) : NameAddr._checked(text);
+  }
+
+  get displayName(): string | null {
+    if (this.#displayName === undefined) {
+      if (!this.#located) this.#locate();
+      const t = this.#text;
+      if (this.#quoted) this.#displayName = latin1ToUtf8(unquote(t.slice(this.#nameStart, this.#nameEnd)));
+      else {
+        // display-name = *(token LWS): runs of whitespace read as one space
+        const dn = t.slice(this.#nameStart, this.#nameEnd).trim();
+        this.#displayName = dn.length > 0 ? dn.replace(/[ \t]+/g, ' ') : null;
+      }
+    }
+    return this.#displayName;
+  }
+  set displayName(v: string | null) {
+    this.#displayName = v;
+  }
+  get uri(): Uri {
+    if (this.#uri === undefined) {
+      if (!this.#located) this.#locate();
+      this.#uri = uriFromChecked(this.#text.slice(this.#uriStart, this.#uriEnd));
+    }
+    return this.#uri;
+  }
+  set uri(v: Uri) {
+    this.#uri = v;
+  }
+  get params(): Params {
+    if (this.#params === undefined) {
+      if (!this.#located) this.#locate();
+      this.#params = paramMap(this.#text, this.#paramsAt);
+    }
+    return this.#params;
+  }
+  set params(v: Params) {
+    this.#params = v;
   }
 
   /** The `tag` header parameter (§19.3), if present. */
   get tag(): string | undefined {
-    const t = this.params['tag'];
+    if (this.#params === undefined && this.#tagStart !== UNMARKED) {
+      return this.#tagStart === -1 ? undefined : this.#text.slice(this.#tagStart, this.#tagEnd);
+    }
+    if (this.#params === undefined && !this.#located) this.#locate();
+    const t = this.#params === undefined ? findParam(this.#text, this.#paramsAt, 'tag') : this.#params['tag'];
     return typeof t === 'string' ? t : undefined;
   }
 

@@ -84,6 +84,13 @@ export function parseParams(s: string, i: number, into: Params): number {
   }
 }
 
+/** The parameter map of `*( SEMI generic-param )` read from s[i]. Throws SyntaxFault. */
+export function paramMap(s: string, i: number): Params {
+  const params: Params = {};
+  parseParams(s, i, params);
+  return params;
+}
+
 /** Serializes a parameter map as `;name=value;flag`. */
 export function formatParams(params: Params): string {
   let out = '';
@@ -120,4 +127,36 @@ export function splitList(value: string): string[] {
   }
   out.push(value.slice(start).trim());
   return out;
+}
+
+/**
+ * The value parseParams would store for `name` (lower case) reading s from i: the last
+ * occurrence's value, null for a flag, undefined when absent. Only for text already checked
+ * (check-header.checkParams): it reads without validating, and slices only the value it returns.
+ */
+export function findParam(s: string, i: number, name: string): string | null | undefined {
+  let found: string | null | undefined;
+  for (;;) {
+    i = skipWs(s, i);
+    if (i >= s.length || s.charCodeAt(i) !== 59 /* ; */) return found;
+    i = skipWs(s, i + 1);
+    const nameStart = i;
+    i = scanToken(s, i);
+    const match = sameName(s, nameStart, i, name);
+    i = skipWs(s, i);
+    if (i < s.length && s.charCodeAt(i) === 61 /* = */) {
+      i = skipWs(s, i + 1);
+      const valueStart = i;
+      if (s.charCodeAt(i) === 34) i = scanQuoted(s, i);
+      else while (i < s.length && isValueChar(s.charCodeAt(i))) i++;
+      if (match) found = s.slice(valueStart, i);
+    } else if (match) found = null;
+  }
+}
+
+/** Whether token s[start, end) is `lower` in any case (`| 0x20` lower-cases the letters of a token, see scan.nameIs). */
+function sameName(s: string, start: number, end: number, lower: string): boolean {
+  if (end - start !== lower.length) return false;
+  for (let k = 0; k < lower.length; k++) if ((s.charCodeAt(start + k) | 0x20) !== lower.charCodeAt(k)) return false;
+  return true;
 }

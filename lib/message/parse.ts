@@ -1,30 +1,20 @@
 import type { PartialHeaders } from '../errors.js';
 import { SipParseError } from '../errors.js';
-import { WORD, isDigits, isToken } from './charset.js';
-import { LIST_HEADERS, SINGLE_HEADERS, canonicalName, headerKey, knownHeaderKey } from './header-names.js';
-import { HeaderEntry, SipRequest, SipResponse } from './message.js';
-import { parseNameAddr } from './name-addr.js';
-import { SyntaxFault, splitList } from './params.js';
+import { isDigits, isToken } from './charset.js';
+import { scanSipUri } from './check-uri.js';
+import { Fault, MAX_HEADERS, MAX_MESSAGE } from './fault.js';
+import { LIST_HEADERS } from './header-names.js';
+import { Marks } from './marks.js';
+import type { HeaderEntry } from './header-entry.js';
+import { SipRequest, SipResponse } from './message.js';
+import { SyntaxFault } from './params.js';
+import { tokenEnd } from './scan.js';
+import { BAIL, splitHeaders } from './split.js';
 import { parseUriText } from './uri.js';
-import { parseVia } from './via.js';
-import { parseCSeq } from './cseq.js';
-import type { NameAddr } from './name-addr.js';
+import { NO_LENGTH, UNSURE, quickValidate } from './validate.js';
+import { fullValidate } from './validate-full.js';
 
-/** delta-seconds and other 32-bit scalar fields (RFC 3261 §20.19: Expires up to 2**32-1). */
-const MAX_DELTA = 4294967295;
-/** Parser limits: a datagram is at most 65 535 bytes anyway; these bound work on hostile input. */
-export const MAX_HEADERS = 512;
-export const MAX_MESSAGE = 65535;
-
-
-class Fault extends Error {
-  constructor(
-    readonly reason: string,
-    readonly status = 400,
-  ) {
-    super(reason);
-  }
-}
+export { MAX_HEADERS, MAX_MESSAGE };
 
 function partial(headers: HeaderEntry[]): PartialHeaders {
   const p: PartialHeaders = { via: [] };
@@ -50,19 +40,14 @@ function partial(headers: HeaderEntry[]): PartialHeaders {
   return p;
 }
 
-/** Checks an unsigned 32-bit decimal (delta-seconds, §25.1). */
-function isDelta(v: string): boolean {
-  return isDigits(v) && v.length <= 10 && Number(v) <= MAX_DELTA;
-}
-
 /**
  * Parses one SIP message from a datagram (RFC 3261 §7). Returns a SipRequest or SipResponse, or
  * throws SipParseError with the status a server should answer (400, or 505 for an unsupported
  * version) and whatever could be read of Via, From, To, Call-ID and CSeq to build that answer.
  *
  * The start line, framing and the headers every element reads (Via, From, To, Call-ID, CSeq,
- * Contact, Max-Forwards, Expires, Content-Length) are validated here; other headers are kept raw
- * and parsed when read.
+ * Contact, Max-Forwards, Expires, Content-Length) are validated here (validate.ts), reading the
+ * bytes in place; the parsed views (via, from, uri...) are built when first read.
  */
 export function parse(input: Buffer | string): SipRequest | SipResponse {
   const buf = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
@@ -72,38 +57,48 @@ export function parse(input: Buffer | string): SipRequest | SipResponse {
   let start = 0;
   while (start < buf.length && (buf[start] === 13 || buf[start] === 10)) start++;
 
-  // the header section ends at the first empty line
-  let headEnd = buf.indexOf('\r\n\r\n', start, 'latin1');
-  let bodyStart: number;
-  if (headEnd !== -1) bodyStart = headEnd + 4;
-  else {
-    headEnd = buf.indexOf('\n\n', start, 'latin1');
-    if (headEnd !== -1) bodyStart = headEnd + 2;
+  // The whole datagram as latin1 text (one character per byte, so text and byte indices agree):
+  // header names and values are slices of it.
+  const s = buf.toString('latin1');
+  let lineEnd = s.indexOf('\n', start);
+  if (lineEnd === -1) lineEnd = buf.length;
+  const headers: HeaderEntry[] = [];
+  let bodyStart = BAIL;
+  let startEnd = lineEnd - 1;
+  // the start line ends in CRLF (and not CR CRLF): splitHeaders finds the end of the headers itself
+  if (lineEnd < buf.length && buf[startEnd] === 13 && buf[startEnd - 1] !== 13) bodyStart = split(s, buf, lineEnd + 1, -1, headers, start, startEnd);
+  if (bodyStart === BAIL) {
+    // the header section ends at the first empty line: CRLF CRLF, else LF LF
+    let headEnd = s.indexOf('\r\n\r\n', start);
+    if (headEnd !== -1) bodyStart = headEnd + 4;
     else {
-      headEnd = buf.length;
-      bodyStart = buf.length;
+      headEnd = s.indexOf('\n\n', start);
+      if (headEnd !== -1) bodyStart = headEnd + 2;
+      else {
+        headEnd = buf.length;
+        bodyStart = buf.length;
+      }
     }
+    if (lineEnd > headEnd) lineEnd = headEnd;
+    startEnd = lineEnd > start && buf[lineEnd - 1] === 13 ? lineEnd - 1 : lineEnd;
+    headers.length = 0;
+    split(s, buf, lineEnd + 1, headEnd, headers, start, startEnd);
   }
-  const head = buf.toString('latin1', start, headEnd);
-
-  let lineEnd = head.indexOf('\n');
-  if (lineEnd === -1) lineEnd = head.length;
-  const startLine = head.charCodeAt(lineEnd - 1) === 13 ? head.slice(0, lineEnd - 1) : head.slice(0, lineEnd);
-  const isResponse = startLine.length >= 4 && startLine.slice(0, 4).toUpperCase() === 'SIP/';
+  const isResponse = isStatusLine(buf, start, startEnd);
   const isRequest = !isResponse;
 
-  const headers: HeaderEntry[] = [];
   try {
-    splitHeaders(head, lineEnd + 1, headers);
-  } catch (e) {
-    if (e instanceof Fault) throw new SipParseError(e.reason, { status: e.status, isRequest, headers: partial(headers) });
-    throw e;
-  }
-
-  try {
-    const msg = isResponse ? parseStatusLine(startLine) : parseRequestLine(startLine);
-    msg._headers = headers;
-    validate(msg, buf, bodyStart, start);
+    const msg = isResponse ? parseStatusLine(s, buf, start, startEnd) : parseRequestLine(s, buf, start, startEnd);
+    const method = msg.isRequest ? msg.method : undefined;
+    const available = buf.length - bodyStart;
+    const marks = new Marks();
+    let length = quickValidate(headers, buf, available, method, marks);
+    const checked = length !== UNSURE;
+    if (!checked) length = fullValidate(headers, available, method);
+    const bodyEnd = length === NO_LENGTH ? buf.length : bodyStart + length;
+    // an unchanged message serializes to the bytes it came from, when those carry a right Content-Length
+    const raw = length !== NO_LENGTH && start === 0 && bodyEnd === buf.length ? buf : undefined;
+    msg._parsed(headers, buf, bodyStart, bodyEnd, checked ? marks : undefined, raw);
     return msg;
   } catch (e) {
     if (e instanceof Fault) throw new SipParseError(e.reason, { status: e.status, isRequest, headers: partial(headers) });
@@ -111,48 +106,45 @@ export function parse(input: Buffer | string): SipRequest | SipResponse {
   }
 }
 
-/** Splits header lines, undoing folding (§7.3.1: a line starting with SP or HTAB continues the previous one). */
-function splitHeaders(head: string, pos: number, out: HeaderEntry[]): void {
-  let name = '';
-  let key = '';
-  let value = '';
-  let have = false;
-  while (pos < head.length) {
-    let end = head.indexOf('\n', pos);
-    if (end === -1) end = head.length;
-    const lineEnd = head.charCodeAt(end - 1) === 13 ? end - 1 : end;
-    const c0 = head.charCodeAt(pos);
-    if (c0 === 32 || c0 === 9) {
-      if (!have) throw new Fault('Continuation line before any header');
-      value += ' ' + head.slice(pos, lineEnd).trim();
-      pos = end + 1;
-      continue;
-    }
-    if (have) out.push(new HeaderEntry(name, value, key));
-    const colon = head.indexOf(':', pos);
-    if (colon === -1 || colon >= lineEnd || colon === pos) {
-      throw new Fault(lineEnd === pos ? 'Empty line in headers' : `Header without colon: ${head.slice(pos, Math.min(lineEnd, pos + 40))}`);
-    }
-    name = head.slice(pos, colon);
-    // HCOLON = *( SP / HTAB ) ":" SWS
-    const before = head.charCodeAt(colon - 1);
-    if (before === 32 || before === 9) name = name.trimEnd();
-    const known = knownHeaderKey(name);
-    if (known !== undefined) key = known;
-    else {
-      if (!isToken(name)) throw new Fault(`Bad header name: ${name.slice(0, 40)}`);
-      key = headerKey(name);
-    }
-    value = head.slice(colon + 1, lineEnd).trim();
-    have = true;
-    if (out.length >= MAX_HEADERS) throw new Fault('Too many headers');
-    pos = end + 1;
-  }
-  if (have) out.push(new HeaderEntry(name, value, key));
+/** "SIP/" in any case starts a Status-Line (§7.2). */
+function isStatusLine(b: Uint8Array, start: number, end: number): boolean {
+  return end - start >= 4 && (b[start]! | 0x20) === 0x73 && (b[start + 1]! | 0x20) === 0x69 && (b[start + 2]! | 0x20) === 0x70 && b[start + 3] === 47;
 }
 
-/** Request-Line = Method SP Request-URI SP SIP-Version (§7.1): single spaces, nothing else. */
-function parseRequestLine(line: string): SipRequest {
+/** splitHeaders, its faults thrown as SipParseError. */
+function split(s: string, b: Uint8Array, pos: number, headEnd: number, out: HeaderEntry[], start: number, startEnd: number): number {
+  try {
+    return splitHeaders(s, b, pos, headEnd, out);
+  } catch (e) {
+    if (e instanceof Fault) {
+      throw new SipParseError(e.reason, { status: e.status, isRequest: !isStatusLine(b, start, startEnd), headers: partial(out) });
+    }
+    throw e;
+  }
+}
+
+/**
+ * Request-Line = Method SP Request-URI SP SIP-Version (§7.1) in s[start, end). The usual shape
+ * (a token method, a SIP URI that scanSipUri accepts, "SIP/2.0") is checked on the bytes;
+ * anything else goes through requestLine, which decides and names the fault.
+ */
+function parseRequestLine(s: string, b: Uint8Array, start: number, end: number): SipRequest {
+  const sp1 = tokenEnd(b, start, end);
+  const sp2 = s.indexOf(' ', sp1 + 1);
+  if (
+    sp1 > start && b[sp1] === 32 && sp2 !== -1 && sp2 < end &&
+    s.startsWith('SIP/2.0', sp2 + 1) && sp2 + 8 === end &&
+    scanSipUri(b, sp1 + 1, sp2) === sp2
+  ) {
+    const req = new SipRequest({ method: s.slice(start, sp1), uri: s.slice(sp1 + 1, sp2) });
+    req._checkedUri();
+    return req;
+  }
+  return requestLine(s.slice(start, end));
+}
+
+/** The Request-Line rules in full, faults named. */
+function requestLine(line: string): SipRequest {
   const sp1 = line.indexOf(' ');
   const sp2 = sp1 === -1 ? -1 : line.indexOf(' ', sp1 + 1);
   if (sp1 <= 0 || sp2 === -1) throw new Fault('Malformed Request-Line');
@@ -173,20 +165,37 @@ function parseRequestLine(line: string): SipRequest {
   }
   // §19.1.1 (table of where URI components may appear): headers are not allowed in a Request-URI
   if (Object.keys(uri.headers).length > 0) throw new Fault('Bad Request-URI: headers are not allowed in a Request-URI');
-  const req = new SipRequest({ method, uri: uriText });
-  req._setParsedUri(uriText, uri);
-  return req;
+  return new SipRequest({ method, uri: uriText });
 }
 
 /** SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT; anything but 2.0 is answered 505 (§8.2.2... §21.5.6). */
 function checkVersion(version: string): void {
+  if (version === 'SIP/2.0') return;
   const m = /^SIP\/(\d+)\.(\d+)$/i.exec(version);
   if (m === null) throw new Fault(`Bad SIP version: ${version.slice(0, 20)}`);
   if (Number(m[1]) !== 2 || Number(m[2]) !== 0) throw new Fault('Version Not Supported', 505);
 }
 
-/** Status-Line = SIP-Version SP Status-Code SP Reason-Phrase (§7.2); an empty reason is tolerated. */
-function parseStatusLine(line: string): SipResponse {
+/**
+ * Status-Line = SIP-Version SP Status-Code SP Reason-Phrase (§7.2) in s[start, end). The usual
+ * shape ("SIP/2.0", a code 100-699, SP and the reason, or nothing) is read from the bytes;
+ * anything else goes through statusLine, which decides and names the fault.
+ */
+function parseStatusLine(s: string, b: Uint8Array, start: number, end: number): SipResponse {
+  const c = start + 8;
+  if (end >= c + 3 && s.startsWith('SIP/2.0 ', start) && b[c]! >= 49 && b[c]! <= 54 && isDigit(b[c + 1]!) && isDigit(b[c + 2]!) && (end === c + 3 || b[c + 3] === 32)) {
+    const status = (b[c]! - 48) * 100 + (b[c + 1]! - 48) * 10 + (b[c + 2]! - 48);
+    return new SipResponse({ status, reason: end === c + 3 ? '' : s.slice(c + 4, end) });
+  }
+  return statusLine(s.slice(start, end));
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/** The Status-Line rules in full, faults named; an empty reason is tolerated. */
+function statusLine(line: string): SipResponse {
   const sp1 = line.indexOf(' ');
   if (sp1 === -1) throw new Fault('Malformed Status-Line');
   checkVersion(line.slice(0, sp1));
@@ -197,143 +206,6 @@ function parseStatusLine(line: string): SipResponse {
     throw new Fault(`Bad status code: ${code.slice(0, 20)}`);
   }
   return new SipResponse({ status: Number(code), reason: line.slice(sp2 + 1) });
-}
-
-function field<T>(what: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (e) {
-    if (e instanceof SyntaxFault) throw new Fault(`Bad ${what} header: ${e.message}`);
-    throw e;
-  }
-}
-
-function duplicate(key: string): never {
-  throw new Fault(`Duplicate ${canonicalName(key)} header`);
-}
-
-/**
- * One pass over the headers: presence of the mandatory ones, single-instance headers, the
- * body cut at Content-Length, and the parsed views of what every element reads (stored on the
- * message so reading them later costs nothing).
- */
-function validate(msg: SipRequest | SipResponse, buf: Buffer, bodyStart: number, start: number): void {
-  let from: string | undefined;
-  let to: string | undefined;
-  let callId: string | undefined;
-  let cseqText: string | undefined;
-  let length: string | undefined;
-  let maxForwards: string | undefined;
-  let expires: string | undefined;
-  let viaValues: string[] | undefined;
-  let contactValues: string[] | undefined;
-  let others: Set<string> | undefined;
-  for (const h of msg._headers) {
-    switch (h.key) {
-      case 'via':
-        if (viaValues === undefined) viaValues = splitList(h.value);
-        else viaValues.push(...splitList(h.value));
-        break;
-      case 'from':
-        if (from !== undefined) duplicate(h.key);
-        from = h.value;
-        break;
-      case 'to':
-        if (to !== undefined) duplicate(h.key);
-        to = h.value;
-        break;
-      case 'call-id':
-        if (callId !== undefined) duplicate(h.key);
-        callId = h.value;
-        break;
-      case 'cseq':
-        if (cseqText !== undefined) duplicate(h.key);
-        cseqText = h.value;
-        break;
-      case 'content-length':
-        if (length !== undefined) duplicate(h.key);
-        length = h.value;
-        break;
-      case 'max-forwards':
-        if (maxForwards !== undefined) duplicate(h.key);
-        maxForwards = h.value;
-        break;
-      case 'expires':
-        if (expires !== undefined) duplicate(h.key);
-        expires = h.value;
-        break;
-      case 'contact':
-        if (contactValues === undefined) contactValues = splitList(h.value);
-        else contactValues.push(...splitList(h.value));
-        break;
-      default:
-        if (SINGLE_HEADERS.has(h.key)) {
-          others ??= new Set();
-          if (others.has(h.key)) duplicate(h.key);
-          others.add(h.key);
-        }
-    }
-  }
-  // RFC 3261 §8.1.1: To, From, CSeq, Call-ID, Max-Forwards and Via are mandatory in requests; a
-  // missing Max-Forwards is tolerated (RFC 2543 elements do not send it; §16.6 step 3 adds it).
-  if (viaValues === undefined) throw new Fault('Missing Via header');
-  if (from === undefined) throw new Fault('Missing From header');
-  if (to === undefined) throw new Fault('Missing To header');
-  if (callId === undefined) throw new Fault('Missing Call-ID header');
-  if (cseqText === undefined) throw new Fault('Missing CSeq header');
-
-  // The body is exactly Content-Length bytes (§18.3, §20.14); without Content-Length over UDP it
-  // is the rest of the datagram. A Content-Length larger than what arrived is an error.
-  const available = buf.length - bodyStart;
-  let bodyLength = available;
-  if (length !== undefined) {
-    if (!isDigits(length) || length.length > 10) throw new Fault(`Bad Content-Length: ${length.slice(0, 20)}`);
-    bodyLength = Number(length);
-    if (bodyLength > available) throw new Fault('Content-Length larger than message');
-  }
-  msg.body = bodyLength === available ? buf.subarray(bodyStart) : buf.subarray(bodyStart, bodyStart + bodyLength);
-
-  const vias = field('Via', () => viaValues.map(parseVia));
-  const fromView = field('From', () => parseNameAddr(from));
-  const toView = field('To', () => parseNameAddr(to));
-  const cseq = field('CSeq', () => parseCSeq(cseqText));
-  // callid = word [ "@" word ] (§25.1)
-  if (!isCallId(callId)) throw new Fault('Bad Call-ID header');
-  let contacts: NameAddr[] | undefined;
-  if (contactValues !== undefined) {
-    const values = contactValues;
-    contacts = field('Contact', () => {
-      const list = values.map((v) => parseNameAddr(v, true));
-      for (const c of list) {
-        const exp = c.params['expires'];
-        if (exp !== undefined && (exp === null || !isDelta(exp))) throw new SyntaxFault('bad expires parameter');
-      }
-      if (list.length > 1 && list.some((c) => c.wildcard)) throw new SyntaxFault('* mixed with other contacts');
-      return list;
-    });
-  }
-  // Max-Forwards = 1*DIGIT, 0-255 (§20.22)
-  if (maxForwards !== undefined && (!isDigits(maxForwards) || maxForwards.length > 10 || Number(maxForwards) > 255)) {
-    throw new Fault('Bad Max-Forwards header');
-  }
-  if (expires !== undefined && !isDelta(expires)) throw new Fault('Bad Expires header');
-  // §20.16: the CSeq method MUST match the method of the request
-  if (msg.isRequest && cseq.method !== msg.method) throw new Fault('CSeq method does not match Request-Line');
-  msg._setViews(vias, fromView, toView, cseq, contacts);
-  // an unchanged message serializes to the bytes it came from, when those carry a right Content-Length
-  if (length !== undefined && start === 0 && bodyStart + bodyLength === buf.length) msg._raw = buf;
-}
-function isCallId(v: string): boolean {
-  if (v.length === 0) return false;
-  let at = false;
-  for (let i = 0; i < v.length; i++) {
-    const c = v.charCodeAt(i);
-    if (c === 64) {
-      if (at || i === 0 || i === v.length - 1) return false;
-      at = true;
-    } else if (c >= 128 || WORD[c] === 0) return false;
-  }
-  return true;
 }
 
 export { LIST_HEADERS };

@@ -128,6 +128,17 @@ export function isIPv4Address(s: string): boolean {
 }
 
 /**
+ * The address inside an IPv6 reference, or undefined when it is none. RFC 5118 §4.10: RFC 3261's
+ * ABNF admits a stray third colon before an embedded IPv4 address (`2001:db8:::192.0.2.1`), and
+ * "an implementation must tolerate both" forms: such an address is read as its two-colon form.
+ */
+export function ipv6Reference(text: string): string | undefined {
+  if (isIPv6(text)) return text;
+  const fixed = text.replace(':::', '::');
+  return fixed !== text && isIPv6(fixed) ? fixed : undefined;
+}
+
+/**
  * Parses hostport (RFC 3261 §25.1: host [ ":" port ]) into target.host/target.port. Used by URIs
  * and by Via sent-by. Throws SyntaxFault.
  */
@@ -137,8 +148,9 @@ export function parseHostPort(s: string, target: { host: string; port: number | 
   if (s.charCodeAt(0) === 91 /* [ */) {
     const close = s.indexOf(']');
     if (close === -1) throw new SyntaxFault('unterminated IPv6 reference');
-    host = s.slice(1, close);
-    if (!isIPv6(host)) throw new SyntaxFault(`bad IPv6 address ${host}`);
+    const v6 = ipv6Reference(s.slice(1, close));
+    if (v6 === undefined) throw new SyntaxFault(`bad IPv6 address ${s.slice(1, close)}`);
+    host = v6;
     portAt = close + 1;
   } else {
     const colon = s.indexOf(':');

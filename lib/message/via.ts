@@ -1,39 +1,148 @@
 import type { Params } from './types.js';
-import { isDigits, skipWs } from './charset.js';
-import { SyntaxFault, formatParams, parseParams, scanToken } from './params.js';
+import { HOST, isDigits, skipWs } from './charset.js';
+import { SyntaxFault, findParam, formatParams, parseParams, paramMap, scanToken } from './params.js';
 import { formatHost, parseHostPort } from './uri.js';
 
 /** RFC 3261 §8.1.1.7: branches of RFC 3261 elements start with this magic cookie. */
 export const BRANCH_COOKIE = 'z9hG4bK';
 
+/** What `new Via()` is given when the parser builds a lazy view (the fields are then read from the text). */
+const LAZY = { host: '' };
+/** A parameter position the parser did not mark: the view scans the text for it. */
+const UNMARKED = -2;
+
 /**
  * One Via hop (RFC 3261 §20.42, RFC 3581): sent-protocol, sent-by and parameters. `rport` is the
  * port number when the parameter has a value, `null` when present without one (a client asking
  * for symmetric response routing), undefined when absent.
+ *
+ * A Via the parser hands out wraps the text of its checked header: sent-protocol and sent-by are
+ * decoded when first read, the parameter map when `params` (or a setter) is first used, and the
+ * parameter getters scan the text until then.
  */
 export class Via {
-  protocol: string;
-  transport: string;
-  host: string;
-  port: number | undefined;
-  params: Params;
+  #protocol: string;
+  #transport: string;
+  #host: string;
+  #port: number | undefined;
+  /** undefined while the parameters are only in #text */
+  #params: Params | undefined;
+  /** the via-parm text of a view the parser built (see _checked) */
+  #text: string | undefined = undefined;
+  /** whether sent-protocol and sent-by are in the fields (always, unless built from #text) */
+  #decoded = true;
+  /** where the parameters start in #text */
+  #paramsAt = 0;
+  /** where the branch value is in #text, when the parser marked it (-1: none; UNMARKED: not marked) */
+  #branchStart = UNMARKED;
+  #branchEnd = 0;
 
   constructor(init: { transport?: string; host: string; port?: number | undefined; params?: Params; protocol?: string }) {
-    this.protocol = init.protocol ?? 'SIP/2.0';
-    this.transport = (init.transport ?? 'UDP').toUpperCase();
-    this.host = init.host;
-    this.port = init.port;
-    this.params = init.params ?? {};
+    this.#protocol = init.protocol ?? 'SIP/2.0';
+    this.#transport = init.transport === undefined ? 'UDP' : init.transport.toUpperCase();
+    this.#host = init.host;
+    this.#port = init.port;
+    this.#params = init.params ?? {};
+  }
+
+  /**
+   * @internal a view over via-parm text that check-header.scanVia accepted, with the bounds of the
+   * branch value when the parser marked them
+   */
+  static _checked(this: void, text: string, branchStart: number = UNMARKED, branchEnd = 0): Via {
+    const via = new Via(LAZY);
+    via.#text = text;
+    via.#decoded = false;
+    via.#params = undefined;
+    via.#branchStart = branchStart;
+    via.#branchEnd = branchEnd;
+    // sent-protocol and sent-by hold no ";" (scanVia turns down IPv6 references)
+    const semi = text.indexOf(';');
+    via.#paramsAt = semi === -1 ? text.length : semi;
+    return via;
+  }
+
+  get protocol(): string {
+    if (!this.#decoded) this.#decode();
+    return this.#protocol;
+  }
+  set protocol(v: string) {
+    if (!this.#decoded) this.#decode();
+    this.#protocol = v;
+  }
+  get transport(): string {
+    if (!this.#decoded) this.#decode();
+    return this.#transport;
+  }
+  set transport(v: string) {
+    if (!this.#decoded) this.#decode();
+    this.#transport = v;
+  }
+  /** The sent-by host, bare (an IPv6 address without brackets). */
+  get host(): string {
+    if (!this.#decoded) this.#decode();
+    return this.#host;
+  }
+  set host(v: string) {
+    if (!this.#decoded) this.#decode();
+    this.#host = v;
+  }
+  get port(): number | undefined {
+    if (!this.#decoded) this.#decode();
+    return this.#port;
+  }
+  set port(v: number | undefined) {
+    if (!this.#decoded) this.#decode();
+    this.#port = v;
+  }
+  get params(): Params {
+    return (this.#params ??= paramMap(this.#text!, this.#paramsAt));
+  }
+  set params(v: Params) {
+    this.#params = v;
+  }
+
+  /**
+   * Reads sent-protocol and sent-by from text scanVia accepted, whose shape is
+   * `token *WSP "/" *WSP token *WSP "/" *WSP token *WSP host [ ":" port ]`.
+   */
+  #decode(): void {
+    const t = this.#text!;
+    this.#decoded = true;
+    const nameEnd = scanToken(t, 0);
+    const versionStart = skipWs(t, skipWs(t, nameEnd) + 1);
+    const versionEnd = scanToken(t, versionStart);
+    const transportStart = skipWs(t, skipWs(t, versionEnd) + 1);
+    const transportEnd = scanToken(t, transportStart);
+    this.#protocol = t.startsWith('SIP/2.0/') ? 'SIP/2.0' : t.slice(0, nameEnd) + '/' + t.slice(versionStart, versionEnd);
+    this.#transport = t.startsWith('UDP', transportStart) && transportEnd - transportStart === 3 ? 'UDP' : t.slice(transportStart, transportEnd).toUpperCase();
+    const hostStart = skipWs(t, transportEnd);
+    let i = hostStart;
+    while (i < t.length && HOST[t.charCodeAt(i)] === 1) i++;
+    this.#host = t.slice(hostStart, i);
+    if (t.charCodeAt(i) === 58 /* : */) {
+      let port = 0;
+      for (i++; i < t.length && t.charCodeAt(i) >= 48 && t.charCodeAt(i) <= 57; i++) port = port * 10 + (t.charCodeAt(i) - 48);
+      this.#port = port;
+    }
+  }
+
+  /** A parameter as the map holds it; read from the text while there is no map. */
+  #param(name: string): string | null | undefined {
+    return this.#params === undefined ? findParam(this.#text!, this.#paramsAt, name) : this.#params[name];
   }
 
   get branch(): string | undefined {
-    return str(this.params['branch']);
+    if (this.#params === undefined && this.#branchStart !== UNMARKED) {
+      return this.#branchStart === -1 ? undefined : this.#text!.slice(this.#branchStart, this.#branchEnd);
+    }
+    return str(this.#param('branch'));
   }
   set branch(v: string | undefined) {
     setParam(this.params, 'branch', v);
   }
   get received(): string | undefined {
-    const r = str(this.params['received']);
+    const r = str(this.#param('received'));
     // RFC 5118 §4.5: received may hold an IPv6 address with or without brackets
     return r !== undefined && r.charCodeAt(0) === 91 ? r.slice(1, -1) : r;
   }
@@ -41,8 +150,12 @@ export class Via {
     setParam(this.params, 'received', v);
   }
   get rport(): number | null | undefined {
-    if (!Object.prototype.hasOwnProperty.call(this.params, 'rport')) return undefined;
-    const v = this.params['rport'];
+    if (this.#params === undefined) {
+      const r = findParam(this.#text!, this.#paramsAt, 'rport');
+      return r === undefined ? undefined : r === null ? null : Number(r);
+    }
+    if (!Object.prototype.hasOwnProperty.call(this.#params, 'rport')) return undefined;
+    const v = this.#params['rport'];
     return v === null || v === undefined ? null : Number(v);
   }
   set rport(v: number | null | undefined) {
@@ -50,10 +163,10 @@ export class Via {
     else this.params['rport'] = v === null ? null : String(v);
   }
   get maddr(): string | undefined {
-    return str(this.params['maddr']);
+    return str(this.#param('maddr'));
   }
   get ttl(): number | undefined {
-    const t = str(this.params['ttl']);
+    const t = str(this.#param('ttl'));
     return t === undefined ? undefined : Number(t);
   }
 

@@ -1,0 +1,25 @@
+/**
+ * Where the parser found what a message's views are read for first, as offsets in the header
+ * value (validate.quickValidate fills them in while it checks the bytes): the branch of the top
+ * Via, the From and To tags, the CSeq, and where the fields are in the header list. A parameter's
+ * start is -1 when it is absent or has no value. The views use them instead of scanning again.
+ */
+export class Marks {
+  /** index in the header list of the first Via, From, To, Call-ID, CSeq and Contact field (-1: none) */
+  viaAt = -1;
+  fromAt = -1;
+  toAt = -1;
+  callIdAt = -1;
+  cseqAt = -1;
+  contactAt = -1;
+  /** in the first element of the first Via */
+  branchStart = -1;
+  branchEnd = -1;
+  fromTagStart = -1;
+  fromTagEnd = -1;
+  toTagStart = -1;
+  toTagEnd = -1;
+  seq = 0;
+  /** where the CSeq method starts */
+  methodStart = 0;
+}

@@ -1,0 +1,61 @@
+import type { CSeq } from './types.js';
+import { parseCSeq } from './cseq.js';
+import type { Marks } from './marks.js';
+import type { HeaderEntry } from './header-entry.js';
+import { NameAddr, parseNameAddr } from './name-addr.js';
+import { splitList } from './params.js';
+import { Via, parseVia } from './via.js';
+
+/**
+ * The parsed views of a message's headers, built when first read. With `marks` (the header text
+ * is what the parser checked), they are lazy views that decode their text as it is read and take
+ * what the parser marked; without, the text is parsed in full (and a syntax fault throws).
+ */
+
+/**
+ * Every element of the list header with this key, in order (§7.3.1), looking from index `from`
+ * (where the first field of it is, when known).
+ */
+function elements(headers: readonly HeaderEntry[], key: string, from: number): string[] {
+  const out: string[] = [];
+  for (let i = from; i < headers.length; i++) {
+    const h = headers[i]!;
+    if (h.key !== key) continue;
+    const value = h.value;
+    if (value.indexOf(',') === -1) out.push(value);
+    else for (const v of splitList(value)) out.push(v);
+  }
+  return out;
+}
+
+export function viaViews(headers: readonly HeaderEntry[], marks: Marks | undefined, from: number): Via[] {
+  const out: Via[] = [];
+  for (let i = from; i < headers.length; i++) {
+    const h = headers[i]!;
+    if (h.key !== 'via') continue;
+    const value = h.value;
+    if (value.indexOf(',') === -1) out.push(viaView(value, marks, out.length));
+    else for (const v of splitList(value)) out.push(viaView(v, marks, out.length));
+  }
+  return out;
+}
+
+/** The view of one Via element; the marks are the first element's. */
+function viaView(text: string, marks: Marks | undefined, index: number): Via {
+  if (marks === undefined) return parseVia(text);
+  return index === 0 ? Via._checked(text, marks.branchStart, marks.branchEnd) : Via._checked(text);
+}
+
+export function contactViews(headers: readonly HeaderEntry[], checked: boolean, from: number): NameAddr[] {
+  const values = elements(headers, 'contact', from);
+  return checked ? values.map(NameAddr._checkedContact) : values.map((v) => parseNameAddr(v, true));
+}
+
+/** From or To: the bounds of the tag are the marks'. */
+export function nameAddrView(value: string, marked: boolean, tagStart: number, tagEnd: number): NameAddr {
+  return marked ? NameAddr._checked(value, tagStart, tagEnd) : parseNameAddr(value);
+}
+
+export function cseqView(value: string, marks: Marks | undefined): CSeq {
+  return marks === undefined ? parseCSeq(value) : { seq: marks.seq, method: value.slice(marks.methodStart) };
+}
