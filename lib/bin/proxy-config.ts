@@ -15,7 +15,12 @@ export interface ProxyCommandConfig {
   relay: string[];
   /** Location store spec: `memory` (default) or `redis://HOST:PORT`. */
   location: string;
-  mediaAddress: string | undefined;
+  /** One IPv4 and/or one IPv6 media address (comma-separated or repeated). */
+  mediaAddress: string[] | undefined;
+  /** Listen on one dual-stack IPv6 socket for IPv4 and IPv6 clients. */
+  dualStack: boolean;
+  /** The host written into Via and Record-Route (with --dual-stack: a name with A and AAAA records). */
+  advertise: string | undefined;
   rtpPorts: { min: number; max: number } | undefined;
   relayAlways: boolean;
   logLevel: LogLevel;
@@ -46,6 +51,8 @@ const KEYS = [
   'media-address',
   'rtp-ports',
   'relay-always',
+  'dual-stack',
+  'advertise',
   'log-level',
   'nat-ping-interval',
   'users',
@@ -82,7 +89,7 @@ export function parseProxyArgs(argv: readonly string[], readFile: (path: string)
     }
     const name = rawName as Key;
     if (!KEYS.includes(name)) throw new InvalidArgumentError(`unknown option --${rawName}`);
-    if (name === 'relay-always') {
+    if (name === 'relay-always' || name === 'dual-stack') {
       values.set(name, ['true']);
       continue;
     }
@@ -146,7 +153,9 @@ export function parseProxyArgs(argv: readonly string[], readFile: (path: string)
     domains: values.get('domain') ?? [],
     relay,
     location: one('location') ?? 'memory',
-    mediaAddress: one('media-address'),
+    mediaAddress: values.get('media-address'),
+    dualStack: one('dual-stack') === 'true',
+    advertise: one('advertise'),
     rtpPorts: rtp !== undefined ? parsePortRange(rtp) : undefined,
     relayAlways: one('relay-always') === 'true',
     logLevel: level as LogLevel,
@@ -163,7 +172,9 @@ export function proxyOptions(config: ProxyCommandConfig): ProxyOptions {
     floodGuard: config.floodLimit === 0 ? false : { limit: config.floodLimit, windowMs: 2000, blockMs: config.floodBlock * 1000 },
     dropScanners: config.dropScanners,
     maxMessageSize: config.maxMessageSize,
-    ...(config.mediaAddress !== undefined ? { mediaAddress: config.mediaAddress } : {}),
+    ...(config.mediaAddress !== undefined ? { mediaAddress: config.mediaAddress.length === 1 ? config.mediaAddress[0]! : config.mediaAddress } : {}),
+    ...(config.dualStack ? { dualStack: true } : {}),
+    ...(config.advertise !== undefined ? { advertisedAddress: config.advertise } : {}),
     ...(config.rtpPorts !== undefined ? { rtpPorts: config.rtpPorts } : {}),
   };
 }

@@ -35,7 +35,7 @@ export async function runProxy(argv: readonly string[]): Promise<void> {
   if (info) {
     process.stdout.write(
       `natter proxy listening on ${address}:${port} (udp), ` +
-        (relay === undefined ? `relay local on ${config.mediaAddress ?? address} ports ${ports}` : `relay ${config.relay.join(',')}`) +
+        (relay === undefined ? `relay local on ${config.mediaAddress?.join(',') ?? address} ports ${ports}` : `relay ${config.relay.join(',')}`) +
         `${config.relayAlways ? ', relaying every call' : ''}, domains ${config.domains.length > 0 ? config.domains.join(',') : credentials !== undefined ? 'own addresses' : 'any'}\n`,
     );
     const auth = proxy.authenticator;

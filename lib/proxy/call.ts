@@ -10,6 +10,8 @@ export interface CallParty {
   source?: Endpoint;
   /** Whether it is behind NAT (caller: the detector's verdict; callee: its binding's). */
   natted: boolean;
+  /** The address family it is reached in, when known: the relay gives it SDP of that family. */
+  family?: 'IP4' | 'IP6' | undefined;
 }
 
 /** The last SDP the relay rewrote for a party, so a retransmitted message gets the same bytes. */

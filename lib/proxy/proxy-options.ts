@@ -33,8 +33,16 @@ export interface ProxyOptions {
   domains?: string[];
   /** The relay allocator; default: the local in-process media relay. */
   relay?: RelayAllocator;
-  /** The local relay's media address (default: the listen address). */
-  mediaAddress?: string;
+  /**
+   * The local relay's media address (default: the listen address): one IPv4 and/or one IPv6
+   * address. With both, the relay bridges an IPv4 party to an IPv6 one.
+   */
+  mediaAddress?: string | string[];
+  /**
+   * Listen on `::` for IPv6 and IPv4 alike (one dual-stack socket). Give `advertisedAddress` a
+   * name that resolves to both families (A and AAAA), since Via and Record-Route carry one host.
+   */
+  dualStack?: boolean;
   /** The local relay's port range (default 30000-39999). */
   rtpPorts?: { min: number; max: number };
   /** Local relay: end a session after this long without media (default 60 s). */

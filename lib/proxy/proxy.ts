@@ -1,4 +1,5 @@
 import createDebug from 'debug';
+import { isIP } from 'node:net';
 import { createHash } from 'node:crypto';
 import type { SipRequest, SipResponse } from '../message/message.js';
 import { makeResponse, generateCallId, generateTag, generateBranch } from '../message/build.js';
@@ -243,6 +244,7 @@ export class SipProxy implements TransactionLayerUser, ForwardingHost {
     const transport = await createUdpTransport({
       address: listen.address,
       port: listen.port,
+      ...(options.dualStack === true ? { dualStack: true } : {}),
       ...(options.advertisedAddress !== undefined ? { advertisedAddress: options.advertisedAddress } : {}),
       filter: (source, datagram) => proxy === undefined || proxy.#filterDatagram(source, datagram),
     });
@@ -471,8 +473,8 @@ export class SipProxy implements TransactionLayerUser, ForwardingHost {
     const call = new Call({
       callId: request.callId,
       callerTag: request.from.tag ?? '',
-      caller: { uri: request.from.uri.toString(), source: info.source, natted: verdict.natted },
-      callee: { uri: request.uri.toString(), natted: targets.some((t) => t.natted) },
+      caller: { uri: request.from.uri.toString(), source: info.source, natted: verdict.natted, family: addressFamily(info.source.address) },
+      callee: { uri: request.uri.toString(), natted: targets.some((t) => t.natted), family: targetFamily(targets[0]!, request) },
       verdict,
       now: Date.now(),
     });
@@ -775,3 +777,14 @@ export function createProxy(options: ProxyOptions = {}): Promise<SipProxy> {
   return SipProxy.start(options);
 }
 
+/** The SDP address type of an IP literal, undefined for a name. */
+function addressFamily(address: string): 'IP4' | 'IP6' | undefined {
+  const f = isIP(address);
+  return f === 4 ? 'IP4' : f === 6 ? 'IP6' : undefined;
+}
+
+/** The family the callee will be reached in: its binding's source, else its URI's host. */
+function targetFamily(target: ForwardTarget, request: SipRequest): 'IP4' | 'IP6' | undefined {
+  if (target.destination !== undefined) return addressFamily(target.destination.address);
+  return addressFamily((target.uri ?? request.uri).host);
+}

@@ -59,7 +59,9 @@ export class RelayEngine {
     const options = { natted: party.natted, from, ...(party.source ? { sourceAddress: party.source.address } : {}) };
     let out: Buffer;
     if (role === 'offer') {
-      out = await this.allocator.offer(call.relayKey, body, options);
+      // the SDP goes to the other party: in its address family (the relay bridges IPv4 and IPv6)
+      const family = call.party(from === 'caller' ? 'callee' : 'caller').family;
+      out = await this.allocator.offer(call.relayKey, body, family !== undefined ? { ...options, targetAddressType: family } : options);
       call.pendingOfferFrom = from;
     } else {
       out = await this.allocator.answer(call.relayKey, body, options);

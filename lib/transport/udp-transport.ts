@@ -30,6 +30,11 @@ export interface UdpTransportOptions {
   port?: number;
   /** Address family; default from `address`, else 4. */
   family?: 4 | 6;
+  /**
+   * For an IPv6 socket bound to `::`: also receive and send IPv4 (as IPv4-mapped addresses, which
+   * the transport reports and takes in their IPv4 form). Default false (IPv6 only).
+   */
+  dualStack?: boolean;
   /** Host (name or address) to advertise in Via sent-by and Contact instead of the bound address. */
   advertisedAddress?: string;
   /** Port to advertise; default the bound port. */
@@ -120,7 +125,7 @@ export class UdpTransport implements Transport {
   listen(): Promise<void> {
     if (this.#closed) return Promise.reject(new ClosedError('transport closed'));
     if (this.#socket !== undefined) return Promise.reject(new InvalidArgumentError('transport already listening'));
-    const socket = dgram.createSocket({ type: this.family === 6 ? 'udp6' : 'udp4', ipv6Only: this.family === 6 });
+    const socket = dgram.createSocket({ type: this.family === 6 ? 'udp6' : 'udp4', ipv6Only: this.family === 6 && this.#options.dualStack !== true });
     this.#socket = socket;
     return new Promise<void>((resolve, reject) => {
       const onBindError = (err: Error): void => {

@@ -27,10 +27,16 @@ describe('natter proxy command', function () {
       const c = parseProxyArgs(['--listen', '[::1]:5070', '--domain', 'a.example', '--domain=b.example,c.example', '--media-address', '127.0.0.2', '--rtp-ports', '40000-40100', '--relay-always', '--log-level', 'debug']);
       expect(c.listen).to.deep.equal({ address: '::1', port: 5070 });
       expect(c.domains).to.deep.equal(['a.example', 'b.example', 'c.example']);
-      expect(c.mediaAddress).to.equal('127.0.0.2');
+      expect(c.mediaAddress).to.deep.equal(['127.0.0.2']);
       expect(c.rtpPorts).to.deep.equal({ min: 40000, max: 40100 });
       expect(c.relayAlways).to.equal(true);
       expect(c.logLevel).to.equal('debug');
+    });
+    it('reads a dual-stack setup: --dual-stack, --advertise, an IPv4 and an IPv6 media address', () => {
+      const c = parseProxyArgs(['--listen', '[::]:5060', '--dual-stack', '--advertise', 'sip.example.com', '--media-address', '192.0.2.1,2001:db8::1']);
+      expect(c.dualStack).to.equal(true);
+      expect(c.advertise).to.equal('sip.example.com');
+      expect(c.mediaAddress).to.deep.equal(['192.0.2.1', '2001:db8::1']);
     });
     it('takes the same keys from a JSON --config file, flags winning', () => {
       const file = JSON.stringify({ listen: '127.0.0.1:5080', domains: ['x.example'], rtpPorts: '41000-41010', relayAlways: true, 'log-level': 'warn' });
