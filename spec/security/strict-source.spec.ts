@@ -87,8 +87,27 @@ describe('media: strict source after latching through the proxy (no injection, n
     expect(records[0]!.packets!.fromCallee).to.equal(20);
   });
 
-  // Known gap (docs/security.md): a channel latches to the first packet it gets, so RTCP sent by a
-  // third host before the party's own first RTCP packet is latched and forwarded. The fix belongs
-  // in lib/relay/local: latch a party's RTCP only from the IP its RTP latched to (or its SIP source).
-  it('refuses RTCP from a third host before the party sent any (needs RTCP latching tied to the RTP source)');
+  it('refuses RTCP from a third host before the party sent any: RTCP latches only to the host its RTP latched to', async () => {
+    const { address, port } = proxy.address;
+    const inv = alice.ua.createRequest({ method: 'INVITE', uri: `sip:bob@${address}:${port}`, from: alice.aor, to: bob.aor, body: alice.sdp() });
+    const { response, dialog } = await alice.ua.invite(inv);
+    expect(response.status).to.equal(200);
+    const relayForAlice = mediaTarget(response.body);
+    await eventually(() => sdpAtBob !== undefined, 2000, 'the INVITE at bob');
+    const relayForBob = mediaTarget(sdpAtBob!);
+    // RTP latches both legs; nobody has sent RTCP yet
+    await alice.sendRtp(relayForAlice.address, relayForAlice.port, 5);
+    await bob.sendRtp(relayForBob.address, relayForBob.port, 5);
+    await eventually(() => alice.received.length >= 5 && bob.received.length >= 5, 3000, 'RTP both ways');
+    // the third host sends "RTCP" to both relay RTCP ports (RTP port + 1, RFC 3550 §11) first
+    await inject({ address: relayForAlice.address, port: relayForAlice.port + 1 }, 30);
+    await inject({ address: relayForBob.address, port: relayForBob.port + 1 }, 30);
+    await new Promise((r) => setTimeout(r, 200));
+    const stream = (proxy.relay as LocalRelayAllocator).stats().sessions[0]!.streams[0]!;
+    expect(stream.caller.latched.rtcp, 'caller RTCP latched to the third host').to.equal(undefined);
+    expect(stream.callee.latched.rtcp, 'callee RTCP latched to the third host').to.equal(undefined);
+    expect(stream.caller.counters.rtcp.packetsIn + stream.callee.counters.rtcp.packetsIn, 'third-host RTCP accepted').to.equal(0);
+    expect(stream.caller.counters.droppedSource + stream.callee.counters.droppedSource).to.equal(60);
+    await dialog!.bye();
+  });
 });

@@ -4,6 +4,7 @@ import { canonicalAddress, isUnspecifiedAddress } from '../../sdp/address.js';
 import type { RelayEndpoint } from '../../sdp/relay-rewrite.js';
 import type { RelayParty } from '../relay-allocator.js';
 import { type Endpoint, type SourceState, checkSource } from './latch.js';
+import { sameAddress } from '../../sdp/address.js';
 import type { BoundPort, PortPool } from './port-pool.js';
 
 /** The two sockets of a leg: RTP, and RTCP unless rtcp-mux puts RTCP on the RTP port (RFC 5761). */
@@ -82,6 +83,10 @@ export class RelayLeg {
   #rtp: BoundPort;
   #rtcp: BoundPort | undefined;
   readonly #onPacket: PacketHandler;
+  /** One send callback per leg rather than a closure per packet. */
+  readonly #afterSend = (error: Error | null): void => {
+    if (error) this.counters.sendErrors++;
+  };
   #remote: LegRemote | undefined;
   #held = false;
   #latching = false;
@@ -146,12 +151,24 @@ export class RelayLeg {
    * this leg's socket (it cannot be sent to from here) is latched whatever the policy.
    */
   admit(channel: RelayChannel, source: Endpoint): boolean {
+    // The forwarding path runs this for every packet: once latched, the common case is the same
+    // source again, compared without building a SourceState (rinfo spells an address the same
+    // way every time; checkSource still decides everything else).
+    const latched = this.#latched[channel];
+    if (latched !== undefined && latched.port === source.port && latched.address === source.address) return true;
     const state: SourceState = {
       latching: this.#latching || (this.#remote !== undefined && !this.#usable(this.#remote.address)),
       latched: this.#latched[channel],
       expected: this.#expected(channel),
     };
-    const verdict = checkSource(state, source);
+    let verdict = checkSource(state, source);
+    // RTCP latches only to the host its party's RTP latched to (before that, the host its SDP or
+    // SIP source names): otherwise a third party sending RTCP first would take the party's RTCP
+    // lane (RTCP bleed).
+    if (verdict === 'latch' && channel === 'rtcp') {
+      const host = this.#latched.rtp?.address ?? this.#expected('rtp')?.address;
+      if (host !== undefined && this.#usable(host) && !sameAddress(host, source.address)) verdict = 'drop';
+    }
     if (verdict === 'latch') this.#latched[channel] = { address: source.address, port: source.port };
     return verdict !== 'drop';
   }
@@ -179,9 +196,7 @@ export class RelayLeg {
     if (to === undefined) return false;
     const socket = lane === 'rtcp' ? this.#rtcp!.socket : this.#rtp.socket;
     try {
-      socket.send(packet, to.port, to.address, (error) => {
-        if (error) this.counters.sendErrors++;
-      });
+      socket.send(packet, to.port, to.address, this.#afterSend);
     } catch {
       // A socket closed under a packet in flight: count it, never throw into the receive path.
       this.counters.sendErrors++;
