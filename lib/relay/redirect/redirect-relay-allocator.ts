@@ -10,6 +10,8 @@
  * sessions end (`onSessionEnded`, reason `relay-down`). The same checks list this client's
  * resources, which gives the media counters and shows resources the relay freed on its own.
  */
+import { KeyedQueue } from '../keyed-queue.js';
+import { SessionEndedListeners } from '../session-ended-listeners.js';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { isIP } from 'node:net';
@@ -141,8 +143,8 @@ export class RedirectRelayAllocator implements RelayAllocator {
   readonly #sessions = new Map<string, Session[]>();
   /** Call-IDs with an allocation in flight (cleanup must not release those). */
   readonly #allocating = new Map<string, number>();
-  readonly #queues = new Map<string, Promise<unknown>>();
-  readonly #listeners = new Set<(event: RelaySessionEnded) => void>();
+  readonly #queue = new KeyedQueue();
+  readonly #ended = new SessionEndedListeners();
   #state: RelayState = 'unknown';
   #failures = 0;
   #gone = false;
@@ -241,7 +243,7 @@ export class RedirectRelayAllocator implements RelayAllocator {
    * update (INVITE to the resource). `timeoutMs` overrides `requestTimeoutMs` for this call.
    */
   offer(key: RelaySessionKey, sdp: Buffer, options: RelayOfferOptions, timeoutMs?: number): Promise<Buffer> {
-    return this.#serialize(key.callId, async () => {
+    return this.#queue.run(key.callId, async () => {
       this.#assertOpen();
       const session = this.#find(key);
       if (session === undefined) return this.#allocate(key, sdp, options, timeoutMs);
@@ -255,7 +257,7 @@ export class RedirectRelayAllocator implements RelayAllocator {
   }
 
   answer(key: RelaySessionKey, sdp: Buffer, options: RelayAnswerOptions): Promise<Buffer> {
-    return this.#serialize(key.callId, async () => {
+    return this.#queue.run(key.callId, async () => {
       this.#assertOpen();
       const session = this.#find(key);
       if (session === undefined) throw new RelayError('ERR_RELAY_UNKNOWN_SESSION', `no relay session for call ${key.callId}`, 481);
@@ -269,7 +271,7 @@ export class RedirectRelayAllocator implements RelayAllocator {
 
   /** Releases the resource (BYE). A relay that does not answer is not waited for beyond the request timeout. */
   release(key: RelaySessionKey): Promise<boolean> {
-    return this.#serialize(key.callId, async () => {
+    return this.#queue.run(key.callId, async () => {
       const session = this.#find(key);
       if (session === undefined) return false;
       this.#remove(session);
@@ -279,8 +281,7 @@ export class RedirectRelayAllocator implements RelayAllocator {
   }
 
   onSessionEnded(listener: (event: RelaySessionEnded) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#ended.add(listener);
   }
 
   /** Packets the relay counted for the call, as of the last health check (or the last answer to a query). */
@@ -293,7 +294,7 @@ export class RedirectRelayAllocator implements RelayAllocator {
     this.#closing ??= (async () => {
       this.#closed = true;
       this.#stopChecks();
-      await Promise.allSettled([...this.#queues.values()]);
+      await this.#queue.settled();
       const left = [...this.#sessions.values()].flat();
       this.#sessions.clear();
       if (!this.#gone) await Promise.allSettled(left.map((s) => this.#bye(s)));
@@ -685,27 +686,7 @@ export class RedirectRelayAllocator implements RelayAllocator {
     debug('session %s of call %s ended: %s', session.uri, session.callId, reason);
     const key: RelaySessionKey = { callId: session.callId, fromTag: session.callerTag, ...(session.calleeTag !== undefined ? { toTag: session.calleeTag } : {}) };
     const event: RelaySessionEnded = { key, reason, ...(session.counters !== undefined ? { counters: session.counters } : {}) };
-    for (const listener of this.#listeners) {
-      try {
-        listener(event);
-      } catch (err) {
-        debug('session-ended listener threw: %s', (err as Error).message);
-      }
-    }
-  }
-
-  /** Runs `task` after every task queued before it for the same Call-ID. */
-  #serialize<T>(callId: string, task: () => Promise<T>): Promise<T> {
-    const run = (this.#queues.get(callId) ?? Promise.resolve()).then(task);
-    const tail = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#queues.set(callId, tail);
-    void tail.then(() => {
-      if (this.#queues.get(callId) === tail) this.#queues.delete(callId);
-    });
-    return run;
+    this.#ended.emit(event);
   }
 
   #assertOpen(): void {

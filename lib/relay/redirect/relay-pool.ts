@@ -6,6 +6,8 @@
  * skipped for new calls until it answers again, and once it is gone its calls end with
  * `relay-down`.
  */
+import { KeyedQueue } from '../keyed-queue.js';
+import { SessionEndedListeners } from '../session-ended-listeners.js';
 import createDebug from 'debug';
 import { InvalidArgumentError, RelayError } from '../../errors.js';
 import type { MediaCounters, RelayAllocator, RelayAnswerOptions, RelayOfferOptions, RelaySessionEnded, RelaySessionKey } from '../relay-allocator.js';
@@ -49,8 +51,8 @@ export class RelayPool implements RelayAllocator {
   readonly members: readonly RelayPoolMember[];
   readonly allocationTimeoutMs: number;
   readonly #random: () => number;
-  readonly #listeners = new Set<(event: RelaySessionEnded) => void>();
-  readonly #queues = new Map<string, Promise<unknown>>();
+  readonly #ended = new SessionEndedListeners();
+  readonly #queue = new KeyedQueue();
   #closed = false;
   #closing: Promise<void> | undefined;
 
@@ -63,7 +65,7 @@ export class RelayPool implements RelayAllocator {
     this.members = [...members];
     this.allocationTimeoutMs = options.allocationTimeoutMs ?? 4000;
     this.#random = options.random ?? Math.random;
-    for (const m of this.members) m.allocator.onSessionEnded((event) => this.#emit(event));
+    for (const m of this.members) m.allocator.onSessionEnded((event) => this.#ended.emit(event));
   }
 
   /** Starts a client for every relay (binding one socket each) and the pool over them. */
@@ -104,7 +106,7 @@ export class RelayPool implements RelayAllocator {
   }
 
   offer(key: RelaySessionKey, sdp: Buffer, options: RelayOfferOptions): Promise<Buffer> {
-    return this.#serialize(key.callId, async () => {
+    return this.#queue.run(key.callId, async () => {
       this.#assertOpen();
       const holder = this.memberOf(key);
       if (holder !== undefined) return holder.allocator.offer(key, sdp, options);
@@ -113,7 +115,7 @@ export class RelayPool implements RelayAllocator {
   }
 
   answer(key: RelaySessionKey, sdp: Buffer, options: RelayAnswerOptions): Promise<Buffer> {
-    return this.#serialize(key.callId, async () => {
+    return this.#queue.run(key.callId, async () => {
       this.#assertOpen();
       const holder = this.memberOf(key);
       if (holder === undefined) throw new RelayError('ERR_RELAY_UNKNOWN_SESSION', `no relay session for call ${key.callId}`, 481);
@@ -122,15 +124,14 @@ export class RelayPool implements RelayAllocator {
   }
 
   release(key: RelaySessionKey): Promise<boolean> {
-    return this.#serialize(key.callId, async () => {
+    return this.#queue.run(key.callId, async () => {
       const holder = this.memberOf(key);
       return holder === undefined ? false : holder.allocator.release(key);
     });
   }
 
   onSessionEnded(listener: (event: RelaySessionEnded) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#ended.add(listener);
   }
 
   mediaCounters(key: RelaySessionKey): MediaCounters | undefined {
@@ -141,7 +142,7 @@ export class RelayPool implements RelayAllocator {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#closed = true;
-      await Promise.allSettled([...this.#queues.values()]);
+      await this.#queue.settled();
       await Promise.allSettled(this.members.map((m) => m.allocator.close()));
     })();
     return this.#closing;
@@ -199,28 +200,7 @@ export class RelayPool implements RelayAllocator {
     return out;
   }
 
-  #emit(event: RelaySessionEnded): void {
-    for (const listener of this.#listeners) {
-      try {
-        listener(event);
-      } catch (err) {
-        debug('session-ended listener threw: %s', (err as Error).message);
-      }
-    }
-  }
 
-  #serialize<T>(callId: string, task: () => Promise<T>): Promise<T> {
-    const run = (this.#queues.get(callId) ?? Promise.resolve()).then(task);
-    const tail = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#queues.set(callId, tail);
-    void tail.then(() => {
-      if (this.#queues.get(callId) === tail) this.#queues.delete(callId);
-    });
-    return run;
-  }
 
   #assertOpen(): void {
     if (this.#closed) throw new RelayError('ERR_RELAY_CLOSED', 'the relay pool is closed', 503);

@@ -1,3 +1,5 @@
+import { KeyedQueue } from '../keyed-queue.js';
+import { SessionEndedListeners } from '../session-ended-listeners.js';
 import createDebug from 'debug';
 import { RelayError } from '../../errors.js';
 import { type Clock, type TimerHandle, systemClock } from '../../transaction/clock.js';
@@ -79,8 +81,8 @@ export class RtpengineAllocator implements RelayAllocator {
   readonly #calls = new Map<string, RtpCall>();
   /** Per Call-ID, the instance holding it and how many of its calls (caller tags) are there. */
   readonly #byCallId = new Map<string, { node: RtpengineNode; count: number }>();
-  readonly #queues = new Map<string, Promise<unknown>>();
-  readonly #listeners = new Set<(event: RelaySessionEnded) => void>();
+  readonly #queue = new KeyedQueue();
+  readonly #ended = new SessionEndedListeners();
   #statsTimer: TimerHandle | undefined;
   #closed = false;
 
@@ -117,7 +119,7 @@ export class RtpengineAllocator implements RelayAllocator {
   }
 
   offer(key: RelaySessionKey, sdp: Buffer, options: RelayOfferOptions): Promise<Buffer> {
-    return this.#serialize(key.callId, async () => {
+    return this.#queue.run(key.callId, async () => {
       this.#assertOpen();
       const { call, reversed } = this.#resolve(key);
       const from: RelayParty = options.from ?? (reversed ? 'callee' : 'caller');
@@ -168,7 +170,7 @@ export class RtpengineAllocator implements RelayAllocator {
   }
 
   answer(key: RelaySessionKey, sdp: Buffer, options: RelayAnswerOptions): Promise<Buffer> {
-    return this.#serialize(key.callId, async () => {
+    return this.#queue.run(key.callId, async () => {
       this.#assertOpen();
       const { call, reversed } = this.#resolve(key);
       if (call === undefined) throw new RelayError('ERR_RELAY_UNKNOWN_SESSION', `no offer was made for call ${key.callId}`, 481);
@@ -191,7 +193,7 @@ export class RtpengineAllocator implements RelayAllocator {
   release(key: RelaySessionKey): Promise<boolean> {
     // checked now, not when its turn comes: a release asked for before close() still runs
     if (this.#closed) return Promise.reject(closedError());
-    return this.#serialize(key.callId, async () => {
+    return this.#queue.run(key.callId, async () => {
       const { call } = this.#resolve(key);
       if (call === undefined) return false;
       this.#forget(call);
@@ -205,8 +207,7 @@ export class RtpengineAllocator implements RelayAllocator {
   }
 
   onSessionEnded(listener: (event: RelaySessionEnded) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#ended.add(listener);
   }
 
   /**
@@ -228,7 +229,7 @@ export class RtpengineAllocator implements RelayAllocator {
             const key: RelaySessionKey = { callId: call.callId, fromTag: call.callerTag };
             if (call.calleeTag !== undefined) key.toTag = call.calleeTag;
             const event: RelaySessionEnded = { key, reason: 'media-timeout', ...(call.counters !== undefined ? { counters: { ...call.counters } } : {}) };
-            for (const l of this.#listeners) l(event);
+            this.#ended.emit(event);
           }
         }
       }),
@@ -246,7 +247,7 @@ export class RtpengineAllocator implements RelayAllocator {
     this.nodes.stop();
     if (this.#statsTimer !== undefined) this.#clock.clearTimeout(this.#statsTimer);
     this.#statsTimer = undefined;
-    await Promise.allSettled([...this.#queues.values()]);
+    await this.#queue.settled();
     const calls = [...this.#calls.values()];
     for (const c of calls) this.#forget(c);
     await Promise.allSettled(calls.map((c) => this.#delete(c)));
@@ -345,17 +346,6 @@ export class RtpengineAllocator implements RelayAllocator {
     }, this.#statsInterval);
   }
 
-  /** One call's offers, answers and deletes run in order. */
-  #serialize<T>(callId: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.#queues.get(callId) ?? Promise.resolve();
-    const run = previous.then(work, work);
-    const settled = run.catch(() => undefined);
-    this.#queues.set(callId, settled);
-    void settled.then(() => {
-      if (this.#queues.get(callId) === settled) this.#queues.delete(callId);
-    });
-    return run;
-  }
 
   #assertOpen(): void {
     if (this.#closed) throw closedError();
