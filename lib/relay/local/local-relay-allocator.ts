@@ -1,3 +1,5 @@
+import { KeyedQueue } from '../keyed-queue.js';
+import { SessionEndedListeners } from '../session-ended-listeners.js';
 import { isIPv4, isIPv6 } from 'node:net';
 import createDebug from 'debug';
 import { InvalidArgumentError, RelayError } from '../../errors.js';
@@ -76,9 +78,9 @@ export class LocalRelayAllocator implements RelayAllocator {
   /** Sessions by Call-ID (a Call-ID may carry several, one per caller tag). */
   readonly #sessions = new Map<string, RelaySession[]>();
   /** Per Call-ID, the tail of the operations queued on it: one call's offers, answers and releases run in order. */
-  readonly #queues = new Map<string, Promise<unknown>>();
+  readonly #queue = new KeyedQueue();
   readonly #timers = new Map<RelaySession, TimerHandle>();
-  readonly #listeners = new Set<(event: RelaySessionEnded) => void>();
+  readonly #ended = new SessionEndedListeners();
   #closed = false;
 
   constructor(options: LocalRelayAllocatorOptions) {
@@ -99,7 +101,7 @@ export class LocalRelayAllocator implements RelayAllocator {
   }
 
   offer(key: RelaySessionKey, sdp: Buffer, options: RelayOfferOptions): Promise<Buffer> {
-    return this.#serialize(key.callId, async () => {
+    return this.#queue.run(key.callId, async () => {
       this.#assertOpen();
       let session = this.#find(key);
       const from: RelayParty = options.from ?? session?.senderOf(key) ?? 'caller';
@@ -121,7 +123,7 @@ export class LocalRelayAllocator implements RelayAllocator {
   }
 
   answer(key: RelaySessionKey, sdp: Buffer, options: RelayAnswerOptions): Promise<Buffer> {
-    return this.#serialize(key.callId, async () => {
+    return this.#queue.run(key.callId, async () => {
       this.#assertOpen();
       const session = this.#find(key);
       if (session === undefined) throw new RelayError('ERR_RELAY_UNKNOWN_SESSION', `no relay session for call ${key.callId}`, 481);
@@ -140,7 +142,7 @@ export class LocalRelayAllocator implements RelayAllocator {
   }
 
   release(key: RelaySessionKey): Promise<boolean> {
-    return this.#serialize(key.callId, async () => {
+    return this.#queue.run(key.callId, async () => {
       const session = this.#find(key);
       if (session === undefined) return false;
       this.#remove(session);
@@ -152,12 +154,11 @@ export class LocalRelayAllocator implements RelayAllocator {
   async close(): Promise<void> {
     this.#closed = true;
     for (const sessions of [...this.#sessions.values()]) for (const session of sessions) this.#remove(session);
-    await Promise.allSettled([...this.#queues.values()]);
+    await this.#queue.settled();
   }
 
   onSessionEnded(listener: (event: RelaySessionEnded) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#ended.add(listener);
   }
 
   /** Sessions, ports in use and per-stream, per-leg counters. */
@@ -178,11 +179,13 @@ export class LocalRelayAllocator implements RelayAllocator {
 
   /** RelayAllocator: packets received from each party, RTP and RTCP over every stream. */
   mediaCounters(key: RelaySessionKey): MediaCounters | undefined {
-    const stats = this.sessionStats(key);
-    if (stats === undefined) return undefined;
+    // read from the legs directly: the proxy asks at the end of every call, and stats() copies
+    // every counter (structuredClone) to build a snapshot nobody keeps
+    const session = this.#find(key);
+    if (session === undefined) return undefined;
     let fromCaller = 0;
     let fromCallee = 0;
-    for (const s of stats.streams) {
+    for (const s of session.streams) {
       if (s === null) continue;
       fromCaller += s.caller.counters.rtp.packetsIn + s.caller.counters.rtcp.packetsIn;
       fromCallee += s.callee.counters.rtp.packetsIn + s.callee.counters.rtcp.packetsIn;
@@ -250,7 +253,7 @@ export class LocalRelayAllocator implements RelayAllocator {
 
   #expire(session: RelaySession): void {
     this.#timers.delete(session);
-    void this.#serialize(session.callId, async () => {
+    void this.#queue.run(session.callId, async () => {
       if (!this.#sessions.get(session.callId)?.includes(session)) return;
       const limit = session.answered ? this.#mediaTimeoutMs : this.#offerTimeoutMs;
       if (this.#now() - session.lastActivity < limit) {
@@ -260,33 +263,11 @@ export class LocalRelayAllocator implements RelayAllocator {
       const reason: RelaySessionEndReason = session.answered ? 'media-timeout' : 'offer-timeout';
       debug('call %s ended: %s', session.callId, reason);
       this.#remove(session);
-      this.#emit({ key: session.key, reason });
+      this.#ended.emit({ key: session.key, reason });
     });
   }
 
-  #emit(event: RelaySessionEnded): void {
-    for (const listener of this.#listeners) {
-      try {
-        listener(event);
-      } catch (error) {
-        debug('session-ended listener threw: %s', (error as Error).message);
-      }
-    }
-  }
 
-  /** Runs `task` after every task queued before it for the same Call-ID. */
-  #serialize<T>(callId: string, task: () => Promise<T>): Promise<T> {
-    const run = (this.#queues.get(callId) ?? Promise.resolve()).then(task);
-    const tail = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#queues.set(callId, tail);
-    void tail.then(() => {
-      if (this.#queues.get(callId) === tail) this.#queues.delete(callId);
-    });
-    return run;
-  }
 
   #assertOpen(): void {
     if (this.#closed) throw new RelayError('ERR_RELAY_CLOSED', 'the relay allocator is closed', 503);
