@@ -9,9 +9,14 @@
 # Idempotent: does nothing when they are all installed; runs `apt-get update` only when one is
 # missing (and once more if the install fails on stale lists). Non-interactive: answers
 # wireshark-common's "should non-superusers be able to capture packets?" with no.
+# Given package names as arguments, installs those instead (bench/install-deps.sh does).
 set -euo pipefail
 
-PKGS=(sip-tester iproute2 iptables tshark rtpengine-daemon redis-server)
+if [ $# -gt 0 ]; then
+  PKGS=("$@")
+else
+  PKGS=(sip-tester iproute2 iptables tshark rtpengine-daemon redis-server)
+fi
 
 installed() {
   dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
