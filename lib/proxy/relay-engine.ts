@@ -1,7 +1,7 @@
 import createDebug from 'debug';
 import type { SipMessageAny } from '../message/message.js';
 import type { RelayAllocator, RelayParty } from '../relay/relay-allocator.js';
-import { readMediaStreams } from '../sdp/media-streams.js';
+import { parseMediaLine } from '../sdp/media-line.js';
 import type { Call } from './call.js';
 import { classifySdp, isSdpBody } from './offer-answer.js';
 
@@ -88,13 +88,17 @@ export class RelayEngine {
   }
 }
 
-/** The media ports an SDP names, for the call log. */
+/**
+ * The media ports an SDP names, for the call log. Read off the m= lines alone: this SDP was just
+ * written by the relay, and a full parse (sdp-transform) here would be the third of every call.
+ */
 function relayPorts(sdp: Buffer): string | undefined {
-  try {
-    return readMediaStreams(sdp)
-      .map((s) => s.port)
-      .join(',');
-  } catch {
-    return undefined;
+  const ports: number[] = [];
+  for (const line of sdp.toString('latin1').split('\n')) {
+    if (!line.startsWith('m=')) continue;
+    const media = parseMediaLine(line);
+    if (media === undefined) return undefined;
+    ports.push(media.port);
   }
+  return ports.join(',');
 }
