@@ -53,6 +53,9 @@ describe('relay-by-redirect: the client allocator (RedirectRelayAllocator)', fun
   beforeEach(async () => {
     relay = await startRelay();
     allocator = await startClient(relay.server);
+    // start() runs one health check at once; wait for it, so that a slow machine cannot have its
+    // listing land after the test's first offer and fill in counters the test expects absent.
+    await allocator.check();
     ended = [];
     allocator.onSessionEnded((e) => ended.push(e));
     alice = await Phone.create('127.0.0.1');
