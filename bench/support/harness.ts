@@ -255,10 +255,14 @@ export interface SearchOptions {
   ceiling?: number;
 }
 
+/** BENCH_STEP_SEC=N: seconds per step (with BENCH_RATES, a long fixed step shows what builds up over time). */
+const STEP_SEC = Number(process.env.BENCH_STEP_SEC) > 0 ? Number(process.env.BENCH_STEP_SEC) : undefined;
+
 export function searchOptions(start: number, ceiling?: number): SearchOptions {
-  return QUICK
+  const o = QUICK
     ? { start, stepSec: 3, holdSec: 5, maxSteps: 3, resolution: 0.3, ...(ceiling ? { ceiling } : {}) }
     : { start, stepSec: 10, holdSec: 20, maxSteps: 5, resolution: 0.12, ...(ceiling ? { ceiling } : {}) };
+  return STEP_SEC !== undefined ? { ...o, stepSec: STEP_SEC } : o;
 }
 
 export interface SearchResult {
