@@ -4,6 +4,7 @@
  */
 import { TimeoutError } from '../errors.js';
 import type { TransportError } from '../errors.js';
+import { serialize } from '../transport/message-api.js';
 import type { SipRequest, SipResponse } from '../transport/message-api.js';
 import type { Endpoint } from '../transport/transport.js';
 import type { TimerHandle } from './clock.js';
@@ -30,8 +31,8 @@ export class InviteClientTransaction extends ClientTransaction {
   private timerD: TimerHandle | undefined;
   /** Wait for 2xx retransmissions (Accepted, RFC 6026). */
   private timerM: TimerHandle | undefined;
-  /** The ACK sent for the non-2xx final response, resent for its retransmissions. */
-  private ack: SipRequest | undefined;
+  /** The ACK sent for the non-2xx final response, resent for its retransmissions (bytes once compacted). */
+  private ack: SipRequest | Buffer | undefined;
 
   constructor(id: string, request: SipRequest, destination: Endpoint | Promise<Endpoint>, context: TransactionContext, user: ClientTransactionUser | undefined) {
     super(id, request, 'Calling', destination, context, user);
@@ -57,7 +58,7 @@ export class InviteClientTransaction extends ClientTransaction {
     // transport layer, and MUST reset the timer with a value of 2*T1. ... This process MUST
     // continue so that the request is retransmitted with intervals that double after each
     // transmission."
-    this.sendMessage(this.request, this.destination);
+    this.sendMessage(this.requestToSend, this.destination);
     this.intervalA *= 2;
     this.timerA = this.startTimer(() => this.onTimerA(), this.intervalA);
   }
@@ -153,6 +154,10 @@ export class InviteClientTransaction extends ClientTransaction {
     } finally {
       this.transition('Terminated');
     }
+  }
+
+  protected override compactMessages(): void {
+    if (this.ack !== undefined && !Buffer.isBuffer(this.ack)) this.ack = serialize(this.ack);
   }
 
   protected leave(from: TransactionState): void {

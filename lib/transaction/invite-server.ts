@@ -52,9 +52,9 @@ export class InviteServerTransaction extends ServerTransaction {
 
   private onTimerTrying(): void {
     this.timerTrying = undefined;
-    if (this.state !== 'Proceeding' || this.last !== undefined) return;
+    if (this.state !== 'Proceeding' || this.lastStatus !== 0) return;
     const trying = makeResponse(this.request, 100);
-    this.last = trying;
+    this.keep(trying);
     this.transmit(trying);
   }
 
@@ -69,13 +69,13 @@ export class InviteServerTransaction extends ServerTransaction {
           // the transport layer for transmission. They are not sent reliably by the transaction
           // layer (they are not retransmitted by it) and do not cause a change in the state of the
           // server transaction."
-          this.last = response;
+          this.keep(response);
           this.transmit(response);
         } else if (kind === 'success') {
           // RFC 6026 (§17.2.1 as updated): "If the SIP element's TU (Transaction User) issues a 2xx response for
           // this transaction while the state machine is in the "Proceeding" state, the state
           // machine MUST transition to the "Accepted" state and set Timer L to 64*T1".
-          this.last = response;
+          this.keep(response);
           this.transition('Accepted');
           this.timerL = this.startTimer(() => this.onTimerL(), this.context.timers.L);
           this.transmit(response);
@@ -85,7 +85,7 @@ export class InviteServerTransaction extends ServerTransaction {
           // layer for transmission, and the state machine MUST enter the "Completed" state. For
           // unreliable transports, timer G is set to fire in T1 seconds ... When the "Completed"
           // state is entered, timer H MUST be set to fire in 64*T1 seconds for all transports."
-          this.last = response;
+          this.keep(response);
           this.transition('Completed');
           this.intervalG = this.context.timers.G;
           this.timerG = this.startTimer(() => this.onTimerG(), this.intervalG);
@@ -98,7 +98,7 @@ export class InviteServerTransaction extends ServerTransaction {
         // transaction while in the "Accepted" state MUST be passed to the transport layer for
         // transmission."
         if (kind === 'success') {
-          this.last = response;
+          this.keep(response);
           this.transmit(response);
         } else debug('INVITE server %s: %d discarded in Accepted', this.id, response.status);
         return;
@@ -116,11 +116,11 @@ export class InviteServerTransaction extends ServerTransaction {
       // "If a request retransmission is received while in the "Proceeding" state, the most recent
       // provisional response that was received from the TU MUST be passed to the transport layer
       // for retransmission."
-      if (this.last !== undefined) this.transmit(this.last);
+      this.retransmitLast();
     } else if (this.state === 'Completed') {
       // "Furthermore, while in the "Completed" state, if a request retransmission is received, the
       // server SHOULD pass the response to the transport for retransmission."
-      if (this.last !== undefined) this.transmit(this.last);
+      this.retransmitLast();
     }
     // Accepted, RFC 6026 (§17.2.1 as updated): "While in the "Accepted" state, any
     // retransmissions of the INVITE received will match this transaction state machine and will be
@@ -157,13 +157,13 @@ export class InviteServerTransaction extends ServerTransaction {
   }
 
   private onTimerG(): void {
-    if (this.state !== 'Completed' || this.last === undefined) return;
+    if (this.state !== 'Completed') return;
     // "If timer G fires, the response is passed to the transport layer once more for
     // retransmission, and timer G is set to fire in MIN(2*T1, T2) seconds. From then on, when
     // timer G fires, the response is passed to the transport again for transmission, and timer G
     // is reset with a value that doubles, unless that value exceeds T2, in which case it is reset
     // with the value of T2."
-    this.transmit(this.last);
+    if (!this.retransmitLast()) return;
     this.intervalG = Math.min(2 * this.intervalG, this.context.timers.T2);
     this.timerG = this.startTimer(() => this.onTimerG(), this.intervalG);
   }
@@ -175,7 +175,7 @@ export class InviteServerTransaction extends ServerTransaction {
     // received. In this case, the server transaction MUST transition to the "Terminated" state,
     // and MUST indicate to the TU that a transaction failure has occurred."
     try {
-      this.user?.onAckTimeout?.(new TimeoutError(`INVITE ${this.id}: no ACK for ${this.last?.status ?? 'final'} (Timer H)`));
+      this.user?.onAckTimeout?.(new TimeoutError(`INVITE ${this.id}: no ACK for ${this.lastStatus} (Timer H)`));
     } finally {
       this.transition('Terminated');
     }

@@ -55,7 +55,7 @@ export class NonInviteClientTransaction extends ClientTransaction {
       // transport layer for retransmission, and Timer E MUST be reset with a value of T2 seconds."
       this.intervalE = t.T2;
     } else return;
-    this.sendMessage(this.request, this.destination);
+    this.sendMessage(this.requestToSend, this.destination);
     this.timerE = this.startTimer(() => this.onTimerE(), this.intervalE);
   }
 

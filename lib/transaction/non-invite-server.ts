@@ -30,7 +30,7 @@ export class NonInviteServerTransaction extends ServerTransaction {
     switch (this.state) {
       case 'Trying':
       case 'Proceeding':
-        this.last = response;
+        this.keep(response);
         if (provisional) {
           // "While in the "Trying" state, if the TU passes a provisional response to the server
           // transaction, the server transaction MUST enter the "Proceeding" state. The response
@@ -66,13 +66,13 @@ export class NonInviteServerTransaction extends ServerTransaction {
         // "If a retransmission of the request is received while in the "Proceeding" state, the
         // most recently sent provisional response MUST be passed to the transport layer for
         // retransmission."
-        if (this.last !== undefined) this.transmit(this.last);
+        this.retransmitLast();
         return;
       case 'Completed':
         // "While in the "Completed" state, the server transaction MUST pass the final response to
         // the transport layer for retransmission whenever a retransmission of the request is
         // received."
-        if (this.last !== undefined) this.transmit(this.last);
+        this.retransmitLast();
         return;
       default:
         return;

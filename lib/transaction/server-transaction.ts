@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../errors.js';
+import { parse, serialize } from '../transport/message-api.js';
 import type { SipRequest, SipResponse } from '../transport/message-api.js';
 import type { Endpoint, MessageInfo } from '../transport/transport.js';
 import { Transaction } from './transaction.js';
@@ -9,8 +10,9 @@ import type { ServerTransactionUser } from './transaction-user.js';
 export abstract class ServerTransaction extends Transaction<ServerTransactionUser> {
   /** Where the request that created the transaction came from. */
   readonly info: MessageInfo;
-  /** The last response passed to the transport (resent on retransmissions). */
-  protected last: SipResponse | undefined;
+  /** The last response passed to the transport (resent on retransmissions); bytes once compacted. */
+  #last: SipResponse | Buffer | undefined;
+  #lastStatus = 0;
   #destination: Endpoint | Promise<Endpoint> | undefined;
 
   protected constructor(id: string, request: SipRequest, initial: TransactionState, info: MessageInfo, context: TransactionContext) {
@@ -18,14 +20,42 @@ export abstract class ServerTransaction extends Transaction<ServerTransactionUse
     this.info = info;
   }
 
-  /** The most recent response sent by this transaction. */
+  /** The most recent response sent by this transaction (parsed again from its bytes if read after `compact`). */
   get lastResponse(): SipResponse | undefined {
-    return this.last;
+    const last = this.#last;
+    if (!Buffer.isBuffer(last)) return last;
+    const again = parse(last) as SipResponse;
+    this.#last = again;
+    return again;
+  }
+
+  /** The status of the last response sent (0: none yet). */
+  protected get lastStatus(): number {
+    return this.#lastStatus;
   }
 
   /** True once a final response (200-699) has been sent. */
   get finalResponseSent(): boolean {
-    return this.last !== undefined && this.last.status >= 200;
+    return this.#lastStatus >= 200;
+  }
+
+  /** Keeps a response as the last one sent: the one to send again on a retransmission of the request. */
+  protected keep(response: SipResponse): void {
+    this.#last = response;
+    this.#lastStatus = response.status;
+  }
+
+  /** Sends the kept response again (§17.2.1, §17.2.2 retransmissions); false when there is none. */
+  protected retransmitLast(): boolean {
+    if (this.#last === undefined) return false;
+    this.transmit(this.#last);
+    return true;
+  }
+
+  protected override compactMessages(): void {
+    // the destination is read from the request's top Via, which is about to become bytes
+    this.#destination ??= this.context.responseDestination(this.request);
+    if (this.#last !== undefined && !Buffer.isBuffer(this.#last)) this.#last = serialize(this.#last);
   }
 
   /** Sends a response from the TU (§17.2.1 / §17.2.2). Responses the state does not allow are discarded. */
@@ -41,7 +71,7 @@ export abstract class ServerTransaction extends Transaction<ServerTransactionUse
   abstract receiveRequest(request: SipRequest): void;
 
   /** §18.2.2: responses go where the stamped top Via of the request says. */
-  protected transmit(response: SipResponse): void {
+  protected transmit(response: SipResponse | Buffer): void {
     this.#destination ??= this.context.responseDestination(this.request);
     this.sendMessage(response, this.#destination);
   }

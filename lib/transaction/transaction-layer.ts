@@ -3,7 +3,13 @@
  * each message from the transport to its transaction (§17.1.3, §17.2.3) or to the core, creates
  * transactions, finds the INVITE a CANCEL cancels (§9.2), sends what needs no transaction (ACK for
  * 2xx, a proxy's forwarded 2xx retransmissions, stateless answers), and refuses new server
- * transactions with 503 when the configured limit of live transactions is reached.
+ * transactions with 503 when the configured limit of working transactions is reached.
+ *
+ * Transactions that linger (Completed, Confirmed, Accepted: their work is done, they wait 64*T1
+ * or T4 to absorb retransmissions) keep their messages as bytes and are bounded apart: past
+ * `maxLingering`, the oldest one is dropped early. Under that load a late retransmission of its
+ * request is then handled as a new request, which is the graceful end of overload; refusing new
+ * calls because old ones are still being remembered would not be.
  */
 import { ClosedError, InvalidArgumentError } from '../errors.js';
 import { makeResponse } from '../transport/message-api.js';
@@ -37,10 +43,15 @@ export interface TransactionLayerOptions {
   /** T1, T2, T4 (and D, the 100 Trying delay). */
   timers?: TimerOptions;
   /**
-   * Live transactions above which new server transactions are refused with a stateless 503.
-   * Default 100 000.
+   * Working transactions (not lingering) above which new server transactions are refused with a
+   * stateless 503. Default 100 000.
    */
   maxTransactions?: number;
+  /**
+   * Lingering transactions kept at most; past it the oldest is dropped before its timer.
+   * Default 300 000 (about 64*T1 of 3 000 proxied calls/s at four transactions a call).
+   */
+  maxLingering?: number;
   /** Replaces dns.lookup when a destination names a host. */
   lookup?: LookupFunction;
   /** Socket errors and exceptions from the core that the transport caught. */
@@ -60,6 +71,8 @@ export interface TransactionLayerCounters {
   retransmissions: number;
   /** Requests refused with 503 because of `maxTransactions`. */
   refused: number;
+  /** Lingering transactions dropped before their timer because of `maxLingering`. */
+  evicted: number;
   /** Responses that matched no client transaction (passed to the core). */
   strayResponses: number;
   /** ACKs that matched no server transaction (passed to the core). */
@@ -71,17 +84,23 @@ export class TransactionLayer implements TransportListener {
   readonly clock: Clock;
   readonly timers: TimerValues;
   readonly maxTransactions: number;
+  readonly maxLingering: number;
   core: TransactionLayerUser | undefined;
   readonly counters: TransactionLayerCounters = {
     clientTransactions: 0,
     serverTransactions: 0,
     retransmissions: 0,
     refused: 0,
+    evicted: 0,
     strayResponses: 0,
     strayAcks: 0,
   };
   readonly #client = new Map<string, ClientTransaction>();
   readonly #server = new Map<string, ServerTransaction>();
+  /** Lingering transactions, oldest first (a Set keeps insertion order). */
+  readonly #lingering = new Set<Transaction>();
+  /** Transactions that began to linger since the last compaction pass. */
+  #toCompact: Transaction[] = [];
   readonly #context: TransactionContext;
   readonly #resolve: ResolveOptions;
   readonly #onError: ((error: Error) => void) | undefined;
@@ -90,6 +109,9 @@ export class TransactionLayer implements TransportListener {
   constructor(options: TransactionLayerOptions) {
     const max = options.maxTransactions ?? 100_000;
     if (!(max > 0)) throw new InvalidArgumentError('maxTransactions must be positive');
+    const maxLingering = options.maxLingering ?? 300_000;
+    if (!(maxLingering > 0)) throw new InvalidArgumentError('maxLingering must be positive');
+    this.maxLingering = maxLingering;
     this.transport = options.transport;
     this.core = options.core;
     this.clock = options.clock ?? systemClock;
@@ -105,13 +127,24 @@ export class TransactionLayer implements TransportListener {
         destination instanceof Promise ? destination.then((d) => transport.send(message, d)) : transport.send(message, destination),
       responseDestination: (request) => this.#responseDestination(request),
       terminated: (t) => this.#remove(t),
+      lingering: (t) => this.#linger(t),
     };
     transport.setListener(this);
   }
 
-  /** Live transactions, client and server. */
+  /** Live transactions, client and server, lingering ones included. */
   get size(): number {
     return this.#client.size + this.#server.size;
+  }
+
+  /** Transactions that still work (Calling, Trying, Proceeding): what `maxTransactions` bounds. */
+  get workingCount(): number {
+    return this.size - this.#lingering.size;
+  }
+
+  /** Transactions that only wait to absorb retransmissions (Completed, Confirmed, Accepted). */
+  get lingeringCount(): number {
+    return this.#lingering.size;
   }
 
   get clientCount(): number {
@@ -210,6 +243,8 @@ export class TransactionLayer implements TransportListener {
     for (const t of [...this.#client.values(), ...this.#server.values()]) t.dispose();
     this.#client.clear();
     this.#server.clear();
+    this.#lingering.clear();
+    this.#toCompact = [];
   }
 
   #receiveRequest(request: SipRequest, info: MessageInfo): void {
@@ -232,9 +267,9 @@ export class TransactionLayer implements TransportListener {
       existing.receiveRequest(request);
       return;
     }
-    if (this.size >= this.maxTransactions) {
+    if (this.workingCount >= this.maxTransactions) {
       this.counters.refused++;
-      debug('refusing %s from %s:%d: %d live transactions', request.method, info.source.address, info.source.port, this.size);
+      debug('refusing %s from %s:%d: %d working transactions', request.method, info.source.address, info.source.port, this.workingCount);
       this.sendStateless(makeResponse(request, 503, { headers: { 'Retry-After': '5' } })).catch((err: unknown) =>
         debug('stateless 503 failed: %s', (err as Error).message),
       );
@@ -263,6 +298,14 @@ export class TransactionLayer implements TransportListener {
     const key = responseKey(response);
     const t = key === undefined ? undefined : this.#client.get(key);
     if (t !== undefined) {
+      // RFC 6026: a 2xx retransmission in Accepted goes to the TU; a TU that has let go of the
+      // transaction (a proxy whose response context is done) leaves it to the core, as a
+      // response that matched nothing (a proxy forwards it statelessly, §16.7)
+      if (t.state === 'Accepted' && t.user?.receiveResponse === undefined) {
+        this.counters.strayResponses++;
+        this.core?.receiveResponse?.(response, info);
+        return;
+      }
       t.receiveResponse(response);
       return;
     }
@@ -287,5 +330,29 @@ export class TransactionLayer implements TransportListener {
   #remove(t: Transaction): void {
     const map: Map<string, Transaction> = t.kind === 'INVITE client' || t.kind === 'non-INVITE client' ? this.#client : this.#server;
     if (map.get(t.id) === t) map.delete(t.id);
+    this.#lingering.delete(t);
+  }
+
+  /**
+   * A transaction began to linger: it is counted apart, its messages become bytes once the
+   * handler that moved it has finished with them (a microtask later), and the oldest lingering
+   * transaction goes when there are more than `maxLingering`.
+   */
+  #linger(t: Transaction): void {
+    if (this.#closed) return;
+    this.#lingering.add(t);
+    if (this.#toCompact.push(t) === 1) queueMicrotask(() => this.#compact());
+    while (this.#lingering.size > this.maxLingering) {
+      const oldest = this.#lingering.values().next().value as Transaction;
+      this.counters.evicted++;
+      debug('dropping lingering %s %s early: %d lingering', oldest.kind, oldest.id, this.#lingering.size);
+      oldest.dispose();
+    }
+  }
+
+  #compact(): void {
+    const batch = this.#toCompact;
+    this.#toCompact = [];
+    for (const t of batch) t.compact();
   }
 }

@@ -4,6 +4,7 @@
  */
 import createDebug from 'debug';
 import { SipError, TransportError } from '../errors.js';
+import { parse, serialize } from '../transport/message-api.js';
 import type { SipMessageAny, SipRequest } from '../transport/message-api.js';
 import type { Endpoint } from '../transport/transport.js';
 import type { Clock, TimerHandle } from './clock.js';
@@ -14,6 +15,15 @@ export const debug = createDebug('natter:transaction');
 
 /** The states RFC 3261 §17 (Figures 5–8) and RFC 6026 (Accepted) draw. */
 export type TransactionState = 'Calling' | 'Trying' | 'Proceeding' | 'Completed' | 'Confirmed' | 'Accepted' | 'Terminated';
+
+/**
+ * The states in which a transaction's work is done and it only waits, for 64*T1 or T4, to absorb
+ * retransmissions (Completed, Confirmed; RFC 6026 Accepted). A transaction that lingers keeps its
+ * messages as bytes (`compact`), and the layer bounds lingering transactions apart from working ones.
+ */
+export function isLingering(state: TransactionState): boolean {
+  return state === 'Completed' || state === 'Confirmed' || state === 'Accepted';
+}
 
 /** ICT, NICT, IST, NIST: INVITE / non-INVITE, client / server. */
 export type TransactionKind = 'INVITE client' | 'non-INVITE client' | 'INVITE server' | 'non-INVITE server';
@@ -35,20 +45,22 @@ export type TransitionTable = Readonly<Partial<Record<TransactionState, readonly
 export interface TransactionContext {
   readonly clock: Clock;
   readonly timers: TimerValues;
-  /** Hands a message to the transport; rejects with TransportError. */
-  send(message: SipMessageAny, destination: Endpoint | Promise<Endpoint>): Promise<void>;
+  /** Hands a message (or its bytes) to the transport; rejects with TransportError. */
+  send(message: SipMessageAny | Buffer, destination: Endpoint | Promise<Endpoint>): Promise<void>;
   /** §18.2.2 destination for the responses to a request (from its stamped top Via). */
   responseDestination(request: SipRequest): Endpoint | Promise<Endpoint>;
   /** The transaction reached Terminated (or was disposed): remove it. */
   terminated(transaction: Transaction): void;
+  /** The transaction entered a lingering state (see isLingering). */
+  lingering(transaction: Transaction): void;
 }
 
 export abstract class Transaction<U extends TransactionUser = TransactionUser> {
   abstract readonly kind: TransactionKind;
   /** The matching key (§17.1.3 / §17.2.3) under which the layer holds this transaction. */
   readonly id: string;
-  /** The request that created the transaction. */
-  readonly request: SipRequest;
+  /** The request that created the transaction; its bytes once the transaction lingers (compact). */
+  #request: SipRequest | Buffer;
   /** The transaction user; may be set or replaced after creation. */
   user: U | undefined;
   protected readonly context: TransactionContext;
@@ -58,7 +70,7 @@ export abstract class Transaction<U extends TransactionUser = TransactionUser> {
 
   protected constructor(id: string, request: SipRequest, initial: TransactionState, context: TransactionContext, user: U | undefined) {
     this.id = id;
-    this.request = request;
+    this.#request = request;
     this.#state = initial;
     this.context = context;
     this.user = user;
@@ -67,6 +79,34 @@ export abstract class Transaction<U extends TransactionUser = TransactionUser> {
   get state(): TransactionState {
     return this.#state;
   }
+
+  /** The request that created the transaction (parsed again from its bytes if read after `compact`). */
+  get request(): SipRequest {
+    const r = this.#request;
+    if (!Buffer.isBuffer(r)) return r;
+    const again = parse(r) as SipRequest;
+    this.#request = again;
+    return again;
+  }
+
+  /** What to hand the transport to send the request again: the message, or its bytes once compacted. */
+  protected get requestToSend(): SipRequest | Buffer {
+    return this.#request;
+  }
+
+  /**
+   * @internal Called by the layer once the transaction lingers: the messages it keeps only to
+   * send them again become bytes, so that thousands of finished transactions cost buffers, not
+   * parsed messages (what the TU still needs it holds itself).
+   */
+  compact(): void {
+    if (this.#disposed) return;
+    this.compactMessages();
+    if (!Buffer.isBuffer(this.#request)) this.#request = serialize(this.#request);
+  }
+
+  /** Subclasses turn the other messages they keep into bytes (before the request is). */
+  protected compactMessages(): void {}
 
   get disposed(): boolean {
     return this.#disposed;
@@ -86,6 +126,7 @@ export abstract class Transaction<U extends TransactionUser = TransactionUser> {
     this.#state = to;
     this.leave(from, to);
     debug('%s %s: %s -> %s', this.kind, this.id, from, to);
+    if (isLingering(to) && !isLingering(from)) this.context.lingering(this);
     this.user?.onStateChange?.(to);
     if (to === 'Terminated') this.dispose();
   }
@@ -122,7 +163,7 @@ export abstract class Transaction<U extends TransactionUser = TransactionUser> {
   }
 
   /** Passes a message to the transport; a failure arrives at `onTransportError`. */
-  protected sendMessage(message: SipMessageAny, destination: Endpoint | Promise<Endpoint>): void {
+  protected sendMessage(message: SipMessageAny | Buffer, destination: Endpoint | Promise<Endpoint>): void {
     this.context.send(message, destination).catch((err: unknown) => {
       if (this.#disposed) return;
       const error = err instanceof TransportError ? err : new TransportError(String((err as Error).message ?? err), { cause: err });

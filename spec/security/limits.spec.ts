@@ -56,12 +56,42 @@ describe('limits on everything that grows', function () {
     expect(proxy.layer.counters.serverTransactions).to.equal(1);
   });
 
-  it('refuses new transactions over maxTransactions with 503 and counts them', async () => {
-    await setup({ maxTransactions: 2 });
-    for (let i = 0; i < 4; i++) send(request('OPTIONS', i));
-    await eventually(() => responses.length === 4, 3000, 'four answers');
-    expect(responses.map((r) => r.status).sort()).to.deep.equal([200, 200, 503, 503]);
-    expect((await proxy.stats()).security.transactionLimit).to.equal(2);
+  it('refuses new transactions over maxTransactions with 503 and counts them; answered ones that only linger do not count', async () => {
+    await setup({ maxTransactions: 4 });
+    // three OPTIONS the proxy answers itself: their transactions linger (Completed, Timer J)
+    for (let i = 0; i < 3; i++) send(request('OPTIONS', i));
+    await eventually(() => responses.length === 3, 3000, 'three answers');
+    expect(responses.map((r) => r.status)).to.deep.equal([200, 200, 200]);
+    expect(proxy.layer.lingeringCount).to.equal(3);
+    expect(proxy.layer.workingCount).to.equal(0);
+    // two OPTIONS forwarded to a peer that never answers (on 127.0.0.2, a host the proxy does not
+    // serve): a server and a client transaction each, both working
+    const silent = createSocket('udp4');
+    await new Promise<void>((r) => silent.bind(0, '127.0.0.2', r));
+    try {
+      const to = `sip:nobody@127.0.0.2:${silent.address().port}`;
+      for (let i = 3; i < 5; i++) send(request('OPTIONS', i).replace(`OPTIONS sip:127.0.0.1:${proxy.address.port} `, `OPTIONS ${to} `));
+      await eventually(() => proxy.layer.workingCount === 4, 3000, 'four working transactions');
+      send(request('OPTIONS', 5));
+      await eventually(() => responses.length === 4, 3000, 'the fourth answer');
+      expect(responses[3]!.status).to.equal(503);
+      expect(responses[3]!.get('retry-after')).to.equal('5');
+      expect((await proxy.stats()).security.transactionLimit).to.equal(1);
+    } finally {
+      silent.close();
+    }
+  });
+
+  it('keeps at most maxLingeringTransactions finished transactions, dropping the oldest, and never refuses for them', async () => {
+    await setup({ maxTransactions: 2, maxLingeringTransactions: 3 });
+    for (let i = 0; i < 6; i++) {
+      send(request('OPTIONS', i));
+      await eventually(() => responses.length === i + 1, 3000, `answer ${i}`);
+    }
+    expect(responses.map((r) => r.status)).to.deep.equal([200, 200, 200, 200, 200, 200]);
+    expect(proxy.layer.lingeringCount).to.equal(3);
+    expect(proxy.layer.counters.evicted).to.equal(3);
+    expect((await proxy.stats()).security.transactionLimit).to.equal(0);
   });
 
   it('refuses a call over maxCalls with 503 and Retry-After and counts it', async () => {

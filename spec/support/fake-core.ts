@@ -69,11 +69,11 @@ export interface Harness {
   layer: TransactionLayer;
 }
 
-export function harness(options: { maxTransactions?: number; timers?: TimerOptions } = {}): Harness {
+export function harness(options: { maxTransactions?: number; maxLingering?: number; timers?: TimerOptions } = {}): Harness {
   const clock = new FakeClock();
   const transport = new FakeTransport();
   const core = new FakeCore();
-  const layer = new TransactionLayer({ transport, core, clock, timers: options.timers ?? TEST_TIMERS, maxTransactions: options.maxTransactions });
+  const layer = new TransactionLayer({ transport, core, clock, timers: options.timers ?? TEST_TIMERS, maxTransactions: options.maxTransactions, maxLingering: options.maxLingering });
   return { clock, transport, core, layer };
 }
 

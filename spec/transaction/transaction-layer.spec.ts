@@ -3,7 +3,7 @@
  * (§9.1, §9.2), stateless sends, limits, and that transactions go away when they terminate.
  */
 import { expect } from 'chai';
-import { parse } from '../../lib/transport/message-api.js';
+import { parse, serialize } from '../../lib/transport/message-api.js';
 import type { SipRequest } from '../../lib/transport/message-api.js';
 import { InvalidArgumentError } from '../../lib/errors.js';
 import { InviteServerTransaction } from '../../lib/transaction/invite-server.js';
@@ -182,10 +182,88 @@ describe('TransactionLayer', () => {
       expect(h.layer.counters.refused).to.equal(1);
     });
 
+    it('a transaction that lingers (final response sent) no longer counts against maxTransactions', async () => {
+      h = harness({ maxTransactions: 1 });
+      h.core.onRequest = (request, t) => t.respond(respond(request, 200));
+      for (let i = 0; i < 3; i++) h.transport.deliver(requestText({ method: 'OPTIONS' }), CLIENT);
+      expect(h.transport.responses(200)).to.have.length(3);
+      expect(h.transport.responses(503)).to.have.length(0);
+      expect(h.layer.lingeringCount).to.equal(3);
+      expect(h.layer.workingCount).to.equal(0);
+      h.core.onRequest = undefined;
+      h.transport.deliver(requestText({ method: 'OPTIONS' }), CLIENT);
+      h.transport.deliver(requestText({ method: 'OPTIONS' }), CLIENT);
+      expect(h.layer.workingCount).to.equal(1);
+      expect(h.transport.responses(503)).to.have.length(1);
+    });
+
+    it('past maxLingering the oldest lingering transaction is dropped early (counted), the newer ones stay', () => {
+      h = harness({ maxLingering: 2 });
+      h.core.onRequest = (request, t) => t.respond(respond(request, 200));
+      const branches = [uniqueBranch(), uniqueBranch(), uniqueBranch()];
+      for (const branch of branches) h.transport.deliver(requestText({ method: 'OPTIONS', branch }), CLIENT);
+      expect(h.layer.lingeringCount).to.equal(2);
+      expect(h.layer.counters.evicted).to.equal(1);
+      // a retransmission of the dropped one is a new request to the core; the kept ones are absorbed
+      h.transport.deliver(requestText({ method: 'OPTIONS', branch: branches[2] }), CLIENT);
+      expect(h.core.requests).to.have.length(3);
+      h.transport.deliver(requestText({ method: 'OPTIONS', branch: branches[0] }), CLIENT);
+      expect(h.core.requests).to.have.length(4);
+      expect(h.clock.pending, 'the dropped transaction left no timer').to.equal(2);
+    });
+
     it('without a core, requests are answered 500 rather than left hanging', () => {
       h.layer.core = undefined;
       h.transport.deliver(requestText({ method: 'OPTIONS' }), CLIENT);
       expect(h.transport.responses(500)).to.have.length(1);
+    });
+  });
+
+  describe('lingering transactions keep bytes, not parsed messages', () => {
+    it('a non-INVITE server transaction in Completed answers a retransmission with the very bytes it sent, and still shows its request and response', async () => {
+      const branch = uniqueBranch();
+      h.core.onRequest = (request, t) => t.respond(respond(request, 200));
+      h.transport.deliver(requestText({ method: 'OPTIONS', branch }), CLIENT);
+      const t = h.core.requests[0]!.transaction;
+      const sentFirst = h.transport.sent[0]!;
+      await Promise.resolve(); // compaction runs once the handler is done (a microtask)
+      h.transport.deliver(requestText({ method: 'OPTIONS', branch }), CLIENT);
+      const again = h.transport.sent[1]!;
+      expect(serialize(again.message).equals(serialize(sentFirst.message))).to.equal(true);
+      expect(again.destination).to.deep.equal(sentFirst.destination);
+      expect(t.request.method).to.equal('OPTIONS');
+      expect(t.request.via[0]!.branch).to.equal(branch);
+      expect(t.lastResponse?.status).to.equal(200);
+      expect(t.finalResponseSent).to.equal(true);
+    });
+
+    it('an INVITE client transaction in Completed resends the same ACK for a retransmitted final response', async () => {
+      const inv = parse(requestText({ method: 'INVITE', uri: 'sip:bob@203.0.113.5:5070', sentBy: '192.0.2.1:5060' })) as SipRequest;
+      h.layer.sendRequest(inv, new FakeUser(), { destination: PEER });
+      const busy = responseTo(inv, 486, { toTag: 'b' });
+      h.transport.deliver(busy, PEER);
+      await Promise.resolve();
+      h.transport.deliver(busy, PEER);
+      const acks = h.transport.sent.filter((s) => s.message.isRequest && s.message.method === 'ACK');
+      expect(acks).to.have.length(2);
+      expect(serialize(acks[1]!.message).equals(serialize(acks[0]!.message))).to.equal(true);
+      expect(acks[1]!.destination).to.deep.equal(PEER);
+    });
+
+    it('a 2xx retransmission in Accepted goes to the TU, or to the core once the TU has let go (RFC 6026)', () => {
+      const inv = parse(requestText({ method: 'INVITE', uri: 'sip:bob@203.0.113.5:5070', sentBy: '192.0.2.1:5060' })) as SipRequest;
+      const user = new FakeUser();
+      const ict = h.layer.sendRequest(inv, user, { destination: PEER });
+      const ok = responseTo(inv, 200, { toTag: 'b' });
+      h.transport.deliver(ok, PEER);
+      h.transport.deliver(ok, PEER);
+      expect(user.responses.map((r) => r.status)).to.deep.equal([200, 200]);
+      expect(h.core.responses).to.have.length(0);
+      ict.user = undefined;
+      h.transport.deliver(ok, PEER);
+      expect(user.responses).to.have.length(2);
+      expect(h.core.responses).to.have.length(1);
+      expect(ict.state).to.equal('Accepted');
     });
   });
 
