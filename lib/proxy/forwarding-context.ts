@@ -38,6 +38,11 @@ export interface ForwardingHost {
   prepareResponse(context: ForwardingContext, response: SipResponse, target: ForwardTarget): Promise<void>;
   /** The final response the context forwarded upstream (once per context). */
   finished(context: ForwardingContext, response: SipResponse): void;
+  /**
+   * The context is done: its final response went upstream and every branch has its final
+   * response. The proxy lets go of it; the transactions linger on without it.
+   */
+  released(context: ForwardingContext): void;
 }
 
 interface Branch {
@@ -64,6 +69,7 @@ export class ForwardingContext {
   readonly #loopHash: string;
   #cancelled = false;
   #finalSent = false;
+  #released = false;
   /** Responses are prepared one at a time, in the order they arrived. */
   #queue: Promise<void> = Promise.resolve();
 
@@ -84,7 +90,9 @@ export class ForwardingContext {
   }
 
   start(): void {
-    if (!this.#nextTarget()) this.#sendFinal(makeResponse(this.request, 480));
+    if (this.#nextTarget()) return;
+    this.#sendFinal(makeResponse(this.request, 480));
+    this.#releaseWhenDone();
   }
 
   /**
@@ -130,7 +138,23 @@ export class ForwardingContext {
   }
 
   #enqueue(task: () => Promise<void>): void {
-    this.#queue = this.#queue.then(task).catch((err: unknown) => debug('response handling failed: %s', (err as Error).message));
+    this.#queue = this.#queue
+      .then(task)
+      .catch((err: unknown) => debug('response handling failed: %s', (err as Error).message))
+      .then(() => this.#releaseWhenDone());
+  }
+
+  /**
+   * Once the final response has gone upstream and every branch has its own, nothing is left for
+   * this context to do: its client transactions forget it (a 2xx retransmission they receive in
+   * Accepted then reaches the proxy core as a stray 2xx, forwarded statelessly, §16.7 / RFC 6026)
+   * and the proxy lets go of it, so that lingering transactions do not keep calls' state alive.
+   */
+  #releaseWhenDone(): void {
+    if (!this.#finalSent || this.#released || this.#branches.some((b) => !b.final)) return;
+    this.#released = true;
+    for (const b of this.#branches) if (b.tx !== undefined) b.tx.user = undefined;
+    this.#host.released(this);
   }
 
   /** A response made up by the proxy for a branch (timeout, transport error), as §16.7 step 2 allows. */

@@ -86,8 +86,16 @@ export interface ProxyOptions {
   dropScanners?: boolean | readonly string[];
   /** Largest datagram accepted, bytes (default 32 768); a larger request gets 513 Message Too Large. */
   maxMessageSize?: number;
-  /** Live transactions beyond which new requests get 503 (default 100 000). */
+  /**
+   * Working transactions (not yet answered, or a forwarded request not yet answered) beyond which
+   * new requests get 503 (default 100 000).
+   */
   maxTransactions?: number;
+  /**
+   * Finished transactions kept to absorb retransmissions (64*T1 by RFC 3261/6026, as bytes); past
+   * this many the oldest is dropped early (default 300 000). They do not count against maxTransactions.
+   */
+  maxLingeringTransactions?: number;
   /** One record per call when it ends (the CLI prints them). */
   onCallEnd?: (record: CallRecord) => void;
 }

@@ -158,6 +158,7 @@ export class SipProxy implements TransactionLayerUser, ForwardingHost {
       clock: this.clock,
       ...(options.timers ? { timers: options.timers } : {}),
       ...(options.maxTransactions !== undefined ? { maxTransactions: options.maxTransactions } : {}),
+      ...(options.maxLingeringTransactions !== undefined ? { maxLingering: options.maxLingeringTransactions } : {}),
       onError: (err) => debug('transport error: %s', err.message),
     });
     // between the transport and the transaction layer: scanners are dropped before a
@@ -528,6 +529,13 @@ export class SipProxy implements TransactionLayerUser, ForwardingHost {
     return other.natted && other.source !== undefined ? { natted: true, destination: other.source } : { natted: other.natted };
   }
 
+  /** ForwardingHost: the context is done; the lingering transactions go on without it. */
+  released(ctx: ForwardingContext): void {
+    this.#live.delete(ctx);
+    this.#contexts.delete(ctx.server);
+    ctx.server.user = undefined;
+  }
+
   #startContext(tx: ServerTransaction, request: SipRequest, targets: ForwardTarget[], loopHash: string): ForwardingContext {
     const ctx = new ForwardingContext(this, tx, request, targets, loopHash);
     this.#contexts.set(tx, ctx);
@@ -652,6 +660,8 @@ export class SipProxy implements TransactionLayerUser, ForwardingHost {
     if (response.status < 200 || response.status >= 300 || response.cseq.method !== 'INVITE') return;
     removeTopVia(response);
     const call = this.calls.find(response.callId, response.from.tag, response.to.tag);
+    // as prepareResponse does for the first 2xx from a callee behind NAT
+    if (call?.callee.natted && call.callee.source !== undefined) fixNatedContact(response, call.callee.source);
     const send = async (): Promise<void> => {
       if (call !== undefined) await this.#engine.process(call, response, 'INVITE', 'callee');
       await this.layer.sendStateless(response);
