@@ -96,7 +96,7 @@ if (process.argv[1] && path.resolve(process.argv[1]).endsWith('profile-summary.t
   const args = process.argv.slice(2);
   const t = args.indexOf('--top');
   const top = t !== -1 ? Number(args[t + 1]) : 30;
-  const files = args.filter((a, i) => a.endsWith('.cpuprofile') && i !== t + 1);
+  const files = args.filter((a, i) => a.endsWith('.cpuprofile') && (t === -1 || i !== t + 1));
   if (files.length === 0) {
     process.stderr.write('usage: tsx bench/profile-summary.ts FILE.cpuprofile... [--top N]\n');
     process.exit(2);

@@ -218,10 +218,12 @@ export function buildNatter(): string {
 }
 
 /** node flags for natter children: --cpu-prof when BENCH_PROFILE is set. */
+/** Node flags for a natter child: BENCH_NODE_FLAGS (e.g. `--trace-gc`), and --cpu-prof with BENCH_PROFILE. */
 export function nodeFlags(tag: string): string[] {
-  if (PROFILE_DIR === undefined) return [];
+  const extra = process.env.BENCH_NODE_FLAGS?.split(/\s+/).filter((f) => f !== '') ?? [];
+  if (PROFILE_DIR === undefined) return extra;
   mkdirSync(PROFILE_DIR, { recursive: true });
-  return ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${tag}-${Date.now()}.cpuprofile`];
+  return [...extra, '--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${tag}-${Date.now()}.cpuprofile`];
 }
 
 export function commandExists(cmd: string): boolean {
