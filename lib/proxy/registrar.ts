@@ -6,6 +6,7 @@ import type { Params } from '../message/types.js';
 import { makeResponse } from '../message/build.js';
 import { type Uri, parseUri } from '../message/uri.js';
 import { unquote } from '../message/params.js';
+import { detached } from '../message/detach.js';
 import type { NatDetector, NatVerdict } from '../nat/detector.js';
 import { DefaultNatDetector } from '../nat/detector.js';
 import type { NatSource } from '../nat/nat-test.js';
@@ -270,14 +271,23 @@ export class Registrar {
   }
 
   #binding(c: NameAddr, aor: string, callId: string, cseq: number, expiresAt: number, from: BindingSource, natted: boolean): Binding {
+    // a binding is kept for hours: its strings are copies, not slices of the REGISTER's text
     const params: Params = {};
-    for (const [k, v] of Object.entries(c.params)) if (k !== 'expires' && k !== 'q') params[k] = v;
-    const b: Binding = { aor, contact: c.uri.toString(), expiresAt, callId, cseq, source: { ...from }, natted: natted && c.uri.isSip };
+    for (const [k, v] of Object.entries(c.params)) if (k !== 'expires' && k !== 'q') params[detached(k)] = typeof v === 'string' ? detached(v) : v;
+    const b: Binding = {
+      aor: detached(aor),
+      contact: detached(c.uri.toString()),
+      expiresAt,
+      callId: detached(callId),
+      cseq,
+      source: { ...from },
+      natted: natted && c.uri.isSip,
+    };
     if (Object.keys(params).length > 0) b.params = params;
     const q = qValue(c.params['q']);
     if (q !== undefined) b.q = q;
     const instance = c.params['+sip.instance'];
-    if (typeof instance === 'string') b.instance = unquote(instance);
+    if (typeof instance === 'string') b.instance = detached(unquote(instance));
     const regId = c.params['reg-id'];
     if (typeof regId === 'string' && /^\d+$/.test(regId)) b.regId = Number(regId);
     if (b.natted) {

@@ -1,3 +1,5 @@
+import { detached } from '../message/detach.js';
+
 /**
  * Call-IDs of dialogs the proxy let through recently, for the no-open-relay rule on requests
  * inside a dialog (a SUBSCRIBE's NOTIFYs, a BYE after the call record is gone). Bounded: entries
@@ -22,7 +24,8 @@ export class RecentDialogs {
   add(callId: string): void {
     const now = this.#now();
     this.#entries.delete(callId);
-    this.#entries.set(callId, now + this.#ttlMs);
+    // kept for hours: a copy, not a slice of the request's text
+    this.#entries.set(detached(callId), now + this.#ttlMs);
     // entries are in insertion order, so the expired ones are at the front
     for (const [id, until] of this.#entries) {
       if (until > now && this.#entries.size <= this.#max) break;
