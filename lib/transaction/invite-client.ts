@@ -4,24 +4,26 @@
  */
 import { TimeoutError } from '../errors.js';
 import type { TransportError } from '../errors.js';
-import { serialize } from '../transport/message-api.js';
 import type { SipRequest, SipResponse } from '../transport/message-api.js';
 import type { Endpoint } from '../transport/transport.js';
 import type { TimerHandle } from './clock.js';
 import { ClientTransaction } from './client-transaction.js';
 import { buildAckForNonSuccess } from './requests.js';
-import { statusClass } from './transaction.js';
+import { statusClass, textToKeep, toSend } from './transaction.js';
 import type { TransactionContext, TransactionKind, TransactionState, TransitionTable } from './transaction.js';
 import type { ClientTransactionUser } from './transaction-user.js';
 
+/** The arrows of the figure, by source state (one table for every ICT). */
+const ICT_TRANSITIONS: TransitionTable = {
+  Calling: ['Proceeding', 'Completed', 'Accepted', 'Terminated'],
+  Proceeding: ['Completed', 'Accepted'],
+  Completed: ['Terminated'],
+  Accepted: ['Terminated'],
+};
+
 export class InviteClientTransaction extends ClientTransaction {
   readonly kind: TransactionKind = 'INVITE client';
-  protected readonly transitions: TransitionTable = {
-    Calling: ['Proceeding', 'Completed', 'Accepted', 'Terminated'],
-    Proceeding: ['Completed', 'Accepted'],
-    Completed: ['Terminated'],
-    Accepted: ['Terminated'],
-  };
+  protected readonly transitions: TransitionTable = ICT_TRANSITIONS;
   /** Request retransmit (Calling). */
   private timerA: TimerHandle | undefined;
   private intervalA = 0;
@@ -32,7 +34,7 @@ export class InviteClientTransaction extends ClientTransaction {
   /** Wait for 2xx retransmissions (Accepted, RFC 6026). */
   private timerM: TimerHandle | undefined;
   /** The ACK sent for the non-2xx final response, resent for its retransmissions (bytes once compacted). */
-  private ack: SipRequest | Buffer | undefined;
+  private ack: SipRequest | string | undefined;
 
   constructor(id: string, request: SipRequest, destination: Endpoint | Promise<Endpoint>, context: TransactionContext, user: ClientTransactionUser | undefined) {
     super(id, request, 'Calling', destination, context, user);
@@ -46,10 +48,10 @@ export class InviteClientTransaction extends ClientTransaction {
     // the client transaction MUST start timer A with a value of T1."
     this.sendMessage(this.request, this.destination);
     this.intervalA = t.A;
-    this.timerA = this.startTimer(() => this.onTimerA(), this.intervalA);
+    this.timerA = this.startTimer(this.onTimerA, this.intervalA);
     // "For any transport, the client transaction MUST start timer B with a value of 64*T1 seconds
     // (Timer B controls transaction timeouts)."
-    this.timerB = this.startTimer(() => this.onTimerB(), t.B);
+    this.timerB = this.startTimer(this.onTimerB, t.B);
   }
 
   private onTimerA(): void {
@@ -60,7 +62,7 @@ export class InviteClientTransaction extends ClientTransaction {
     // transmission."
     this.sendMessage(this.requestToSend, this.destination);
     this.intervalA *= 2;
-    this.timerA = this.startTimer(() => this.onTimerA(), this.intervalA);
+    this.timerA = this.startTimer(this.onTimerA, this.intervalA);
   }
 
   private onTimerB(): void {
@@ -109,7 +111,7 @@ export class InviteClientTransaction extends ClientTransaction {
           // is in the "Calling" or "Proceeding" states, it MUST transition to the "Accepted"
           // state, pass the 2xx response to the TU, and set Timer M to 64*T1."
           this.transition('Accepted');
-          this.timerM = this.startTimer(() => this.onTimerM(), this.context.timers.M);
+          this.timerM = this.startTimer(this.onTimerM, this.context.timers.M);
           this.user?.receiveResponse?.(response);
         } else {
           // "When in either the "Calling" or "Proceeding" states, reception of a response with
@@ -124,7 +126,7 @@ export class InviteClientTransaction extends ClientTransaction {
           this.transition('Completed');
           this.ack = buildAckForNonSuccess(this.request, response);
           this.sendMessage(this.ack, this.destination);
-          this.timerD = this.startTimer(() => this.onTimerD(), this.context.timers.D);
+          this.timerD = this.startTimer(this.onTimerD, this.context.timers.D);
           this.user?.receiveResponse?.(response);
         }
         return;
@@ -132,7 +134,7 @@ export class InviteClientTransaction extends ClientTransaction {
         // "Any retransmissions of the final response that are received while in the "Completed"
         // state MUST cause the ACK to be re-passed to the transport layer for retransmission, but
         // the newly received response MUST NOT be passed up to the TU."
-        if (kind === 'failure' && this.ack !== undefined) this.sendMessage(this.ack, this.destination);
+        if (kind === 'failure' && this.ack !== undefined) this.sendMessage(toSend(this.ack), this.destination);
         return;
       case 'Accepted':
         // RFC 6026 (§17.1.1.2 as updated): "A 2xx response received while in the "Accepted" state MUST be passed to
@@ -157,7 +159,7 @@ export class InviteClientTransaction extends ClientTransaction {
   }
 
   protected override compactMessages(): void {
-    if (this.ack !== undefined && !Buffer.isBuffer(this.ack)) this.ack = serialize(this.ack);
+    if (this.ack !== undefined && typeof this.ack !== 'string') this.ack = textToKeep(this.ack);
   }
 
   protected leave(from: TransactionState): void {

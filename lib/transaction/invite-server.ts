@@ -15,14 +15,17 @@ import type { TransactionContext, TransactionKind, TransactionState, TransitionT
 /** Hands an ACK that the Accepted state passes up to the core when the TU has no receiveAck. */
 export type AckPassthrough = (ack: SipRequest, info: MessageInfo, transaction: InviteServerTransaction) => void;
 
+/** The arrows of the figure, by source state (one table for every IST). */
+const IST_TRANSITIONS: TransitionTable = {
+  Proceeding: ['Completed', 'Accepted', 'Terminated'],
+  Completed: ['Confirmed', 'Terminated'],
+  Confirmed: ['Terminated'],
+  Accepted: ['Terminated'],
+};
+
 export class InviteServerTransaction extends ServerTransaction {
   readonly kind: TransactionKind = 'INVITE server';
-  protected readonly transitions: TransitionTable = {
-    Proceeding: ['Completed', 'Accepted', 'Terminated'],
-    Completed: ['Confirmed', 'Terminated'],
-    Confirmed: ['Terminated'],
-    Accepted: ['Terminated'],
-  };
+  protected readonly transitions: TransitionTable = IST_TRANSITIONS;
   /** 100 Trying on the TU's behalf after 200 ms (Proceeding). */
   private timerTrying: TimerHandle | undefined;
   /** Response retransmit (Completed). */
@@ -47,7 +50,7 @@ export class InviteServerTransaction extends ServerTransaction {
     // The server transaction MUST generate a 100 (Trying) response unless it knows that the TU
     // will generate a provisional or final response within 200 ms, in which case it MAY generate
     // a 100 (Trying) response."
-    this.timerTrying = this.startTimer(() => this.onTimerTrying(), this.context.timers.trying);
+    this.timerTrying = this.startTimer(this.onTimerTrying, this.context.timers.trying);
   }
 
   private onTimerTrying(): void {
@@ -77,7 +80,7 @@ export class InviteServerTransaction extends ServerTransaction {
           // machine MUST transition to the "Accepted" state and set Timer L to 64*T1".
           this.keep(response);
           this.transition('Accepted');
-          this.timerL = this.startTimer(() => this.onTimerL(), this.context.timers.L);
+          this.timerL = this.startTimer(this.onTimerL, this.context.timers.L);
           this.transmit(response);
         } else {
           // "While in the "Proceeding" state, if the TU passes a response with status code from
@@ -88,8 +91,8 @@ export class InviteServerTransaction extends ServerTransaction {
           this.keep(response);
           this.transition('Completed');
           this.intervalG = this.context.timers.G;
-          this.timerG = this.startTimer(() => this.onTimerG(), this.intervalG);
-          this.timerH = this.startTimer(() => this.onTimerH(), this.context.timers.H);
+          this.timerG = this.startTimer(this.onTimerG, this.intervalG);
+          this.timerH = this.startTimer(this.onTimerH, this.context.timers.H);
           this.transmit(response);
         }
         return;
@@ -138,7 +141,7 @@ export class InviteServerTransaction extends ServerTransaction {
         // this state, any retransmissions of the response will cease." / "When this state is
         // entered, timer I is set to fire in T4 seconds for unreliable transports".
         this.transition('Confirmed');
-        this.timerI = this.startTimer(() => this.onTimerI(), this.context.timers.I);
+        this.timerI = this.startTimer(this.onTimerI, this.context.timers.I);
         return;
       case 'Accepted': {
         // RFC 6026 (§17.2.1 as updated): "Any ACKs received from the network while in the "Accepted" state MUST
@@ -165,7 +168,7 @@ export class InviteServerTransaction extends ServerTransaction {
     // with the value of T2."
     if (!this.retransmitLast()) return;
     this.intervalG = Math.min(2 * this.intervalG, this.context.timers.T2);
-    this.timerG = this.startTimer(() => this.onTimerG(), this.intervalG);
+    this.timerG = this.startTimer(this.onTimerG, this.intervalG);
   }
 
   private onTimerH(): void {

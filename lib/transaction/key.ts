@@ -23,7 +23,17 @@ function sentBy(via: Via): string {
  * matches the method of the request that created the transaction."
  */
 export function clientKey(branch: string, method: string): string {
-  return 'c|' + branch + '|' + method;
+  return flat('c|' + branch + '|' + method);
+}
+
+/**
+ * A key is kept as long as its transaction (64*T1 when it lingers). Built by concatenation from
+ * a branch that is a slice of the message's header text, it would keep that whole text alive;
+ * reading a character makes V8 flatten the string in place into a copy of its own.
+ */
+function flat(key: string): string {
+  key.charCodeAt(0);
+  return key;
 }
 
 export function responseKey(response: SipResponse): string | undefined {
@@ -56,8 +66,9 @@ export function serverKey(request: SipRequest, method: string = request.method):
   const top = request.via[0];
   if (top === undefined) throw new Error('request without Via');
   const m = method === 'ACK' ? 'INVITE' : method;
-  if (isRfc3261Branch(top.branch)) return 's|' + top.branch + '|' + sentBy(top) + '|' + m;
+  if (isRfc3261Branch(top.branch)) return flat('s|' + top.branch + '|' + sentBy(top) + '|' + m);
   const toTag = m === 'INVITE' ? '' : (request.to.tag ?? '');
+  // join() writes a flat string of its own
   return [
     's2543',
     m,

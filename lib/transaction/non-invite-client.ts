@@ -10,13 +10,16 @@ import { ClientTransaction } from './client-transaction.js';
 import type { TransactionContext, TransactionKind, TransactionState, TransitionTable } from './transaction.js';
 import type { ClientTransactionUser } from './transaction-user.js';
 
+/** The arrows of the figure, by source state (one table for every NICT). */
+const NICT_TRANSITIONS: TransitionTable = {
+  Trying: ['Proceeding', 'Completed', 'Terminated'],
+  Proceeding: ['Completed', 'Terminated'],
+  Completed: ['Terminated'],
+};
+
 export class NonInviteClientTransaction extends ClientTransaction {
   readonly kind: TransactionKind = 'non-INVITE client';
-  protected readonly transitions: TransitionTable = {
-    Trying: ['Proceeding', 'Completed', 'Terminated'],
-    Proceeding: ['Completed', 'Terminated'],
-    Completed: ['Terminated'],
-  };
+  protected readonly transitions: TransitionTable = NICT_TRANSITIONS;
   /** Request retransmit (Trying, Proceeding). */
   private timerE: TimerHandle | undefined;
   private intervalE = 0;
@@ -36,10 +39,10 @@ export class NonInviteClientTransaction extends ClientTransaction {
     // 64*T1 seconds. The request MUST be passed to the transport layer for transmission. If an
     // unreliable transport is in use, the client transaction MUST set timer E to fire in T1
     // seconds."
-    this.timerF = this.startTimer(() => this.onTimerF(), t.F);
+    this.timerF = this.startTimer(this.onTimerF, t.F);
     this.sendMessage(this.request, this.destination);
     this.intervalE = t.E;
-    this.timerE = this.startTimer(() => this.onTimerE(), this.intervalE);
+    this.timerE = this.startTimer(this.onTimerE, this.intervalE);
   }
 
   private onTimerE(): void {
@@ -56,7 +59,7 @@ export class NonInviteClientTransaction extends ClientTransaction {
       this.intervalE = t.T2;
     } else return;
     this.sendMessage(this.requestToSend, this.destination);
-    this.timerE = this.startTimer(() => this.onTimerE(), this.intervalE);
+    this.timerE = this.startTimer(this.onTimerE, this.intervalE);
   }
 
   private onTimerF(): void {
@@ -98,7 +101,7 @@ export class NonInviteClientTransaction extends ClientTransaction {
           // enters the "Completed" state, it MUST set Timer K to fire in T4 seconds for unreliable
           // transports".
           this.transition('Completed');
-          this.timerK = this.startTimer(() => this.onTimerK(), this.context.timers.K);
+          this.timerK = this.startTimer(this.onTimerK, this.context.timers.K);
           this.user?.receiveResponse?.(response);
         }
         return;

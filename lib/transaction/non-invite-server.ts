@@ -9,13 +9,16 @@ import { ServerTransaction } from './server-transaction.js';
 import { debug } from './transaction.js';
 import type { TransactionContext, TransactionKind, TransactionState, TransitionTable } from './transaction.js';
 
+/** The arrows of the figure, by source state (one table for every NIST). */
+const NIST_TRANSITIONS: TransitionTable = {
+  Trying: ['Proceeding', 'Completed'],
+  Proceeding: ['Completed', 'Terminated'],
+  Completed: ['Terminated'],
+};
+
 export class NonInviteServerTransaction extends ServerTransaction {
   readonly kind: TransactionKind = 'non-INVITE server';
-  protected readonly transitions: TransitionTable = {
-    Trying: ['Proceeding', 'Completed'],
-    Proceeding: ['Completed', 'Terminated'],
-    Completed: ['Terminated'],
-  };
+  protected readonly transitions: TransitionTable = NIST_TRANSITIONS;
   /** Absorb request retransmissions (Completed). */
   private timerJ: TimerHandle | undefined;
 
@@ -45,7 +48,7 @@ export class NonInviteServerTransaction extends ServerTransaction {
           // "When the server transaction enters the "Completed" state, it MUST set Timer J to fire
           // in 64*T1 seconds for unreliable transports".
           this.transition('Completed');
-          this.timerJ = this.startTimer(() => this.onTimerJ(), this.context.timers.J);
+          this.timerJ = this.startTimer(this.onTimerJ, this.context.timers.J);
         }
         this.transmit(response);
         return;

@@ -1,8 +1,7 @@
 import { InvalidArgumentError } from '../errors.js';
-import { parse, serialize } from '../transport/message-api.js';
 import type { SipRequest, SipResponse } from '../transport/message-api.js';
 import type { Endpoint, MessageInfo } from '../transport/transport.js';
-import { Transaction } from './transaction.js';
+import { Transaction, revive, textToKeep, toSend } from './transaction.js';
 import type { TransactionContext, TransactionState } from './transaction.js';
 import type { ServerTransactionUser } from './transaction-user.js';
 
@@ -11,7 +10,7 @@ export abstract class ServerTransaction extends Transaction<ServerTransactionUse
   /** Where the request that created the transaction came from. */
   readonly info: MessageInfo;
   /** The last response passed to the transport (resent on retransmissions); bytes once compacted. */
-  #last: SipResponse | Buffer | undefined;
+  #last: SipResponse | string | undefined;
   #lastStatus = 0;
   #destination: Endpoint | Promise<Endpoint> | undefined;
 
@@ -23,8 +22,8 @@ export abstract class ServerTransaction extends Transaction<ServerTransactionUse
   /** The most recent response sent by this transaction (parsed again from its bytes if read after `compact`). */
   get lastResponse(): SipResponse | undefined {
     const last = this.#last;
-    if (!Buffer.isBuffer(last)) return last;
-    const again = parse(last) as SipResponse;
+    if (typeof last !== 'string') return last;
+    const again = revive<SipResponse>(last);
     this.#last = again;
     return again;
   }
@@ -48,14 +47,14 @@ export abstract class ServerTransaction extends Transaction<ServerTransactionUse
   /** Sends the kept response again (§17.2.1, §17.2.2 retransmissions); false when there is none. */
   protected retransmitLast(): boolean {
     if (this.#last === undefined) return false;
-    this.transmit(this.#last);
+    this.transmit(toSend(this.#last));
     return true;
   }
 
   protected override compactMessages(): void {
     // the destination is read from the request's top Via, which is about to become bytes
     this.#destination ??= this.context.responseDestination(this.request);
-    if (this.#last !== undefined && !Buffer.isBuffer(this.#last)) this.#last = serialize(this.#last);
+    if (this.#last !== undefined && typeof this.#last !== 'string') this.#last = textToKeep(this.#last);
   }
 
   /** Sends a response from the TU (§17.2.1 / §17.2.2). Responses the state does not allow are discarded. */

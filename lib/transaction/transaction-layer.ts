@@ -22,6 +22,7 @@ import type { Clock } from './clock.js';
 import type { ClientTransaction } from './client-transaction.js';
 import { InviteClientTransaction } from './invite-client.js';
 import { InviteServerTransaction } from './invite-server.js';
+import type { AckPassthrough } from './invite-server.js';
 import { clientKey, isRfc2543Key, isRfc3261Branch, responseKey, serverKey } from './key.js';
 import { NonInviteClientTransaction } from './non-invite-client.js';
 import { NonInviteServerTransaction } from './non-invite-server.js';
@@ -105,6 +106,8 @@ export class TransactionLayer implements TransportListener {
   readonly #resolve: ResolveOptions;
   readonly #onError: ((error: Error) => void) | undefined;
   #closed = false;
+  /** Where an INVITE server transaction in Accepted hands ACKs its TU does not take (one function for all). */
+  readonly #passAck: AckPassthrough = (ack, info, tx) => this.core?.receiveAck?.(ack, info, tx);
 
   constructor(options: TransactionLayerOptions) {
     const max = options.maxTransactions ?? 100_000;
@@ -277,7 +280,7 @@ export class TransactionLayer implements TransportListener {
     }
     let t: ServerTransaction;
     if (request.method === 'INVITE') {
-      const ist = new InviteServerTransaction(key, request, info, this.#context, (ack, i, tx) => this.core?.receiveAck?.(ack, i, tx));
+      const ist = new InviteServerTransaction(key, request, info, this.#context, this.#passAck);
       this.#server.set(key, ist);
       ist.start();
       t = ist;
