@@ -12,22 +12,6 @@ import { Via, parseVia } from './via.js';
  * what the parser marked; without, the text is parsed in full (and a syntax fault throws).
  */
 
-/**
- * Every element of the list header with this key, in order (§7.3.1), looking from index `from`
- * (where the first field of it is, when known).
- */
-function elements(headers: readonly HeaderEntry[], key: string, from: number): string[] {
-  const out: string[] = [];
-  for (let i = from; i < headers.length; i++) {
-    const h = headers[i]!;
-    if (h.key !== key) continue;
-    const value = h.value;
-    if (value.indexOf(',') === -1) out.push(value);
-    else for (const v of splitList(value)) out.push(v);
-  }
-  return out;
-}
-
 export function viaViews(headers: readonly HeaderEntry[], marks: Marks | undefined, from: number): Via[] {
   const out: Via[] = [];
   for (let i = from; i < headers.length; i++) {
@@ -47,8 +31,19 @@ function viaView(text: string, marks: Marks | undefined, index: number): Via {
 }
 
 export function contactViews(headers: readonly HeaderEntry[], checked: boolean, from: number): NameAddr[] {
-  const values = elements(headers, 'contact', from);
-  return checked ? values.map(NameAddr._checkedContact) : values.map((v) => parseNameAddr(v, true));
+  const out: NameAddr[] = [];
+  for (let i = from; i < headers.length; i++) {
+    const h = headers[i]!;
+    if (h.key !== 'contact') continue;
+    const value = h.value;
+    if (value.indexOf(',') === -1) out.push(contactView(value, checked));
+    else for (const v of splitList(value)) out.push(contactView(v, checked));
+  }
+  return out;
+}
+
+function contactView(text: string, checked: boolean): NameAddr {
+  return checked ? NameAddr._checkedContact(text) : parseNameAddr(text, true);
 }
 
 /** From or To: the bounds of the tag are the marks'. */
