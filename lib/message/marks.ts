@@ -12,6 +12,11 @@ export class Marks {
   callIdAt = -1;
   cseqAt = -1;
   contactAt = -1;
+  /** index of the last Via and Contact field, and how many elements the Via and Contact lists hold */
+  viaLast = -1;
+  contactLast = -1;
+  vias = 0;
+  contacts = 0;
   /** in the first element of the first Via */
   branchStart = -1;
   branchEnd = -1;

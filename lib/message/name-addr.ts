@@ -136,7 +136,7 @@ export class NameAddr {
   get uri(): Uri {
     if (this.#uri === undefined) {
       if (!this.#located) this.#locate();
-      this.#uri = uriFromChecked(this.#text.slice(this.#uriStart, this.#uriEnd));
+      this.#uri = uriFromChecked(this.#text, this.#uriStart, this.#uriEnd);
     }
     return this.#uri;
   }

@@ -12,9 +12,14 @@ import { Via, parseVia } from './via.js';
  * what the parser marked; without, the text is parsed in full (and a syntax fault throws).
  */
 
-export function viaViews(headers: readonly HeaderEntry[], marks: Marks | undefined, from: number): Via[] {
+/**
+ * The Via views of the fields [from, last]. `count` is how many elements the list holds when
+ * the parser counted them (-1 when not known): a single one is the whole field at `from`.
+ */
+export function viaViews(headers: readonly HeaderEntry[], marks: Marks | undefined, from: number, last: number, count: number): Via[] {
+  if (count === 1) return [Via._checked(headers[from]!.value, marks!.branchStart, marks!.branchEnd)];
   const out: Via[] = [];
-  for (let i = from; i < headers.length; i++) {
+  for (let i = from; i <= last; i++) {
     const h = headers[i]!;
     if (h.key !== 'via') continue;
     const value = h.value;
@@ -30,9 +35,12 @@ function viaView(text: string, marks: Marks | undefined, index: number): Via {
   return index === 0 ? Via._checked(text, marks.branchStart, marks.branchEnd) : Via._checked(text);
 }
 
-export function contactViews(headers: readonly HeaderEntry[], checked: boolean, from: number): NameAddr[] {
+/** The Contact views, as viaViews; `checked` when the fields hold the text the parser checked. */
+export function contactViews(headers: readonly HeaderEntry[], checked: boolean, from: number, last: number, count: number): NameAddr[] {
+  if (count === 0) return [];
+  if (count === 1) return [NameAddr._checkedContact(headers[from]!.value)];
   const out: NameAddr[] = [];
-  for (let i = from; i < headers.length; i++) {
+  for (let i = from; i <= last; i++) {
     const h = headers[i]!;
     if (h.key !== 'contact') continue;
     const value = h.value;
