@@ -27,4 +27,6 @@ export class Marks {
   seq = 0;
   /** where the CSeq method starts */
   methodStart = 0;
+  /** a request's method, which the parser found to be the CSeq method too (undefined for a response) */
+  method: string | undefined = undefined;
 }

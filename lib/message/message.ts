@@ -298,7 +298,12 @@ export abstract class SipMessage {
     return this.#required('call-id', this.#marks?.callIdAt);
   }
   get cseq(): CSeq {
-    return (this.#cseq ??= cseqView(this.#required('cseq', this.#marks?.cseqAt), this.#marked(CSEQ_CHECKED)));
+    if (this.#cseq === undefined) {
+      const marks = this.#marked(CSEQ_CHECKED);
+      // a request's CSeq method is its method string (the parser compared them): nothing to cut from the text
+      this.#cseq = marks?.method !== undefined ? { seq: marks.seq, method: marks.method } : cseqView(this.#required('cseq', this.#marks?.cseqAt), marks);
+    }
+    return this.#cseq;
   }
   get maxForwards(): number | undefined {
     const v = this.get('max-forwards');

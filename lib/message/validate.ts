@@ -119,6 +119,7 @@ export function quickValidate(headers: readonly HeaderEntry[], b: Uint8Array, av
         marks.cseqAt = n;
         marks.seq = found.seq;
         marks.methodStart = found.methodStart - a;
+        marks.method = method;
         break;
       case LENGTH:
         length = e - a > 10 ? -1 : decimal(b, a, e);
