@@ -12,6 +12,11 @@ export class Marks {
   callIdAt = -1;
   cseqAt = -1;
   contactAt = -1;
+  /** index of the last Via and Contact field, and how many elements the Via and Contact lists hold */
+  viaLast = -1;
+  contactLast = -1;
+  vias = 0;
+  contacts = 0;
   /** in the first element of the first Via */
   branchStart = -1;
   branchEnd = -1;
@@ -22,4 +27,6 @@ export class Marks {
   seq = 0;
   /** where the CSeq method starts */
   methodStart = 0;
+  /** a request's method, which the parser found to be the CSeq method too (undefined for a response) */
+  method: string | undefined = undefined;
 }

@@ -254,7 +254,12 @@ export abstract class SipMessage {
   }
 
   get via(): Via[] {
-    return (this.#via ??= viaViews(this._headers, this.#marked(VIA_CHECKED), this.#listStart(this.#marks?.viaAt)));
+    if (this.#via === undefined) {
+      // while the header list is as parsed, the marks say where the Via fields are and how many elements they hold
+      const m = this.#indexed ? this.#marks! : undefined;
+      this.#via = m !== undefined ? viaViews(this._headers, m, m.viaAt, m.viaLast, m.vias) : viaViews(this._headers, this.#marked(VIA_CHECKED), 0, this._headers.length - 1, -1);
+    }
+    return this.#via;
   }
   get from(): NameAddr {
     if (this.#from === undefined) {
@@ -271,7 +276,13 @@ export abstract class SipMessage {
     return this.#to;
   }
   get contact(): NameAddr[] {
-    return (this.#contact ??= contactViews(this._headers, (this.#checked & CONTACT_CHECKED) !== 0, this.#listStart(this.#marks?.contactAt)));
+    if (this.#contact === undefined) {
+      const m = this.#indexed ? this.#marks! : undefined;
+      this.#contact = m !== undefined
+        ? contactViews(this._headers, true, m.contactAt, m.contactLast, m.contacts)
+        : contactViews(this._headers, (this.#checked & CONTACT_CHECKED) !== 0, 0, this._headers.length - 1, -1);
+    }
+    return this.#contact;
   }
   /** The parser's marks, while the header of this bit still holds the text it checked. */
   #marked(bit: number): Marks | undefined {
@@ -287,7 +298,12 @@ export abstract class SipMessage {
     return this.#required('call-id', this.#marks?.callIdAt);
   }
   get cseq(): CSeq {
-    return (this.#cseq ??= cseqView(this.#required('cseq', this.#marks?.cseqAt), this.#marked(CSEQ_CHECKED)));
+    if (this.#cseq === undefined) {
+      const marks = this.#marked(CSEQ_CHECKED);
+      // a request's CSeq method is its method string (the parser compared them): nothing to cut from the text
+      this.#cseq = marks?.method !== undefined ? { seq: marks.seq, method: marks.method } : cseqView(this.#required('cseq', this.#marks?.cseqAt), marks);
+    }
+    return this.#cseq;
   }
   get maxForwards(): number | undefined {
     const v = this.get('max-forwards');
@@ -313,11 +329,6 @@ export abstract class SipMessage {
     if (this.#indexed && at !== undefined && at >= 0) return this._headers[at]!.value;
     for (const h of this._headers) if (h.key === key) return h.value;
     throw new Error(`message has no ${canonicalName(key)} header`);
-  }
-
-  /** Where to look for the first field of a list header: where the parser saw it, while that holds. */
-  #listStart(at: number | undefined): number {
-    return this.#indexed && at !== undefined && at >= 0 ? at : 0;
   }
 
   /** The start line without CRLF. */

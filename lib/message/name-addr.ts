@@ -12,7 +12,8 @@ export function latin1ToUtf8(s: string): string {
   return s;
 }
 
-/** The Uri a lazy view is constructed with before its own is read from the text. */
+/** What `new NameAddr()` is given when the parser builds a lazy view (the parts are then read from the text). */
+const LAZY: { displayName?: string | null; params?: Params; wildcard?: boolean } = {};
 const NO_URI = new Uri({ host: '' });
 /** A parameter position the parser did not mark: the view scans the text for it. */
 const UNMARKED = -2;
@@ -32,23 +33,35 @@ export class NameAddr {
   #uri: Uri | undefined;
   #params: Params | undefined;
   /** the text of a view the parser built (see _checked), and where its parts lie in it once #locate ran */
-  #text = '';
-  #located = true;
-  #nameStart = 0;
-  #nameEnd = 0;
-  #quoted = false;
-  #uriStart = 0;
-  #uriEnd = 0;
-  #paramsAt = 0;
+  #text: string;
+  #located: boolean;
+  #nameStart: number;
+  #nameEnd: number;
+  #quoted: boolean;
+  #uriStart: number;
+  #uriEnd: number;
+  #paramsAt: number;
   /** where the tag value is in #text, when the parser marked it (-1: none; UNMARKED: not marked) */
-  #tagStart = UNMARKED;
-  #tagEnd = 0;
+  #tagStart: number;
+  #tagEnd: number;
 
-  constructor(uri: Uri, options: { displayName?: string | null; params?: Params; wildcard?: boolean } = {}) {
-    this.#uri = uri;
-    this.#displayName = options.displayName ?? null;
-    this.#params = options.params ?? {};
-    this.wildcard = options.wildcard ?? false;
+  constructor(uri: Uri, options?: { displayName?: string | null; params?: Params; wildcard?: boolean }) {
+    // every field is set once, here: a lazy view (LAZY) gets its text and marks in _checked
+    const lazy = options === LAZY;
+    this.wildcard = options?.wildcard ?? false;
+    this.#displayName = lazy ? undefined : options?.displayName ?? null;
+    this.#uri = lazy ? undefined : uri;
+    this.#params = lazy ? undefined : options?.params ?? {};
+    this.#text = '';
+    this.#located = !lazy;
+    this.#nameStart = 0;
+    this.#nameEnd = 0;
+    this.#quoted = false;
+    this.#uriStart = 0;
+    this.#uriEnd = 0;
+    this.#paramsAt = 0;
+    this.#tagStart = UNMARKED;
+    this.#tagEnd = 0;
   }
 
   /**
@@ -56,14 +69,10 @@ export class NameAddr {
    * the tag value when the parser marked them
    */
   static _checked(this: void, text: string, tagStart: number = UNMARKED, tagEnd = 0): NameAddr {
-    const na = new NameAddr(NO_URI);
+    const na = new NameAddr(NO_URI, LAZY);
     na.#text = text;
-    na.#located = false;
     na.#tagStart = tagStart;
     na.#tagEnd = tagEnd;
-    na.#displayName = undefined;
-    na.#uri = undefined;
-    na.#params = undefined;
     return na;
   }
 
@@ -127,7 +136,7 @@ export class NameAddr {
   get uri(): Uri {
     if (this.#uri === undefined) {
       if (!this.#located) this.#locate();
-      this.#uri = uriFromChecked(this.#text.slice(this.#uriStart, this.#uriEnd));
+      this.#uri = uriFromChecked(this.#text, this.#uriStart, this.#uriEnd);
     }
     return this.#uri;
   }

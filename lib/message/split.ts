@@ -49,30 +49,36 @@ export function splitHeaders(s: string, b: Uint8Array, pos: number, headEnd: num
       pos = end + 1;
       continue;
     }
-    // the usual shape: header-name = token, then HCOLON = *( SP / HTAB ) ":" SWS
-    let nameEnd = pos;
-    while (nameEnd < lineEnd && TOKEN[b[nameEnd]!] === 1) nameEnd++;
-    let colon = wsEnd(b, nameEnd, lineEnd);
     let name: string;
     let key: string;
-    let known = -1;
-    if (nameEnd > pos && colon < lineEnd && b[colon] === 58 /* : */) {
-      known = knownHeader(b, pos, nameEnd);
-      if (known === -1) {
-        name = s.slice(pos, nameEnd);
-        key = headerKey(name);
-      } else if (known < RESPELLED) {
-        name = KNOWN_SPELLINGS[known]!;
-        key = KNOWN_KEYS[known]!;
-      } else {
-        known -= RESPELLED;
-        name = s.slice(pos, nameEnd);
-        key = KNOWN_KEYS[known]!;
-      }
+    // the usual line: a name natter knows, spelled as natter spells it, right before the first ":".
+    // Those bytes equal a token's, so they need no scan of their own.
+    let colon = s.indexOf(':', pos);
+    let known = colon > pos && colon < lineEnd ? knownHeader(b, pos, colon) : -1;
+    if (known !== -1 && known < RESPELLED) {
+      name = KNOWN_SPELLINGS[known]!;
+      key = KNOWN_KEYS[known]!;
     } else {
-      colon = s.indexOf(':', pos);
-      name = oddName(s, b, pos, colon, lineEnd);
-      key = headerKey(name);
+      // header-name = token, then HCOLON = *( SP / HTAB ) ":" SWS
+      let nameEnd = pos;
+      while (nameEnd < lineEnd && TOKEN[b[nameEnd]!] === 1) nameEnd++;
+      colon = wsEnd(b, nameEnd, lineEnd);
+      known = -1;
+      if (nameEnd > pos && colon < lineEnd && b[colon] === 58 /* : */) {
+        known = knownHeader(b, pos, nameEnd);
+        if (known === -1) {
+          name = s.slice(pos, nameEnd);
+          key = headerKey(name);
+        } else {
+          if (known >= RESPELLED) known -= RESPELLED;
+          name = s.slice(pos, nameEnd);
+          key = KNOWN_KEYS[known]!;
+        }
+      } else {
+        colon = s.indexOf(':', pos);
+        name = oddName(s, b, pos, colon, lineEnd);
+        key = headerKey(name);
+      }
     }
     const vs = trimStart(b, colon + 1, lineEnd);
     const ve = trimEnd(b, vs, lineEnd);

@@ -3,27 +3,31 @@ import { unescape } from './charset.js';
 import { Uri } from './uri.js';
 
 /**
- * Builds the Uri of text that check-uri.scanSipUri accepted, with the values uri.parseUriText
- * gives it, but without checking again: `("sip" / "sips") ":" [ user [ ":" password ] "@" ]
- * host [ ":" port ] *( ";" name [ "=" value ] )`, the host a name or an IPv4 address, no headers.
- * Escapes are known to be well-formed, so decoding cannot fail.
+ * Builds the Uri of text[start, end) that check-uri.scanSipUri accepted, with the values
+ * uri.parseUriText gives it, but without checking again: `("sip" / "sips") ":" [ user [ ":"
+ * password ] "@" ] host [ ":" port ] *( ";" name [ "=" value ] )`, the host a name or an IPv4
+ * address, no headers. Escapes are known to be well-formed, so decoding cannot fail. The text
+ * after `end` may hold anything (a name-addr's ">" and header parameters).
  */
-export function uriFromChecked(text: string): Uri {
-  const colon = text.indexOf(':');
-  const uri = new Uri({ scheme: colon === 3 && text.startsWith('sip') ? 'sip' : text.slice(0, colon) });
+export function uriFromChecked(text: string, start = 0, end = text.length): Uri {
+  const colon = text.indexOf(':', start);
+  const uri = new Uri({ scheme: colon - start === 3 && text.startsWith('sip', start) ? 'sip' : text.slice(start, colon) });
+  // most URIs hold no escape: then no part needs decoding
+  const pct = text.indexOf('%', colon);
+  const escaped = pct !== -1 && pct < end;
   let hostStart = colon + 1;
   // no character of a user, password, host or parameter is an "@": the first one ends userinfo
   const at = text.indexOf('@', hostStart);
-  if (at !== -1) {
+  if (at !== -1 && at < end) {
     const pc = text.indexOf(':', hostStart);
     if (pc !== -1 && pc < at) {
-      uri.user = decoded(text.slice(hostStart, pc));
-      uri.password = decoded(text.slice(pc + 1, at));
-    } else uri.user = decoded(text.slice(hostStart, at));
+      uri.user = part(text, hostStart, pc, escaped);
+      uri.password = part(text, pc + 1, at, escaped);
+    } else uri.user = part(text, hostStart, at, escaped);
     hostStart = at + 1;
   }
   let semi = text.indexOf(';', hostStart);
-  if (semi === -1) semi = text.length;
+  if (semi === -1 || semi > end) semi = end;
   const portColon = text.indexOf(':', hostStart);
   if (portColon !== -1 && portColon < semi) {
     uri.host = text.slice(hostStart, portColon);
@@ -31,7 +35,7 @@ export function uriFromChecked(text: string): Uri {
     for (let i = portColon + 1; i < semi; i++) port = port * 10 + (text.charCodeAt(i) - 48);
     uri.port = port;
   } else uri.host = text.slice(hostStart, semi);
-  if (semi < text.length - 1) addParams(text, semi + 1, uri.params);
+  if (semi < end - 1) addParams(text, semi + 1, end, uri.params, escaped);
   return uri;
 }
 
@@ -39,23 +43,29 @@ export function uriFromChecked(text: string): Uri {
 const COMMON_PARAMS = ['transport', 'lr', 'user', 'maddr', 'ttl', 'method', 'ob', 'rinstance', 'gr'];
 
 /** text[start, end) as a property key: a shared string when it is a common parameter name. */
-function paramName(text: string, start: number, end: number): string {
-  for (const name of COMMON_PARAMS) if (name.length === end - start && text.startsWith(name, start)) return name;
-  return decoded(text.slice(start, end)).toLowerCase();
+function paramName(text: string, start: number, end: number, escaped: boolean): string {
+  const length = end - start;
+  for (let k = 0; k < COMMON_PARAMS.length; k++) {
+    const name = COMMON_PARAMS[k]!;
+    if (name.length === length && text.startsWith(name, start)) return name;
+  }
+  return part(text, start, end, escaped).toLowerCase();
 }
 
-/** uri-parameters after the first ";", as uri.parseUriParams stores them (names decoded and lower-cased). */
-function addParams(text: string, i: number, into: Params): void {
-  while (i <= text.length) {
-    let end = text.indexOf(';', i);
-    if (end === -1) end = text.length;
+/** uri-parameters from i to end (after the first ";"), as uri.parseUriParams stores them (names decoded and lower-cased). */
+function addParams(text: string, i: number, end: number, into: Params, escaped: boolean): void {
+  while (i <= end) {
+    let stop = text.indexOf(';', i);
+    if (stop === -1 || stop > end) stop = end;
     const eq = text.indexOf('=', i);
-    if (eq !== -1 && eq < end) into[paramName(text, i, eq)] = decoded(text.slice(eq + 1, end));
-    else into[paramName(text, i, end)] = null;
-    i = end + 1;
+    if (eq !== -1 && eq < stop) into[paramName(text, i, eq, escaped)] = part(text, eq + 1, stop, escaped);
+    else into[paramName(text, i, stop, escaped)] = null;
+    i = stop + 1;
   }
 }
 
-function decoded(s: string): string {
-  return s.indexOf('%') === -1 ? s : unescape(s)!;
+/** text[start, end), decoded when the URI holds escapes. */
+function part(text: string, start: number, end: number, escaped: boolean): string {
+  const s = text.slice(start, end);
+  return escaped && s.indexOf('%') !== -1 ? unescape(s)! : s;
 }

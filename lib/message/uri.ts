@@ -31,7 +31,8 @@ export class Uri {
   opaque: string | undefined;
 
   constructor(init: UriInit = {}) {
-    this.scheme = (init.scheme ?? 'sip').toLowerCase();
+    const scheme = init.scheme;
+    this.scheme = scheme === undefined || scheme === 'sip' ? 'sip' : scheme.toLowerCase();
     this.user = init.user;
     this.password = init.password;
     this.host = init.host ?? '';

@@ -91,10 +91,12 @@ export function quickValidate(headers: readonly HeaderEntry[], b: Uint8Array, av
             marks.branchStart = found.paramStart === -1 ? -1 : found.paramStart - a;
             marks.branchEnd = found.paramEnd - a;
           }
+          marks.vias++;
           if (stop === e) break;
           if (stop === -1 || b[stop] !== 44 /* , */) return UNSURE;
           p = stop + 1;
         }
+        marks.viaLast = n;
         break;
       case FROM:
         if (scanNameAddr(b, a, e, PLAIN) !== e) return UNSURE;
@@ -117,6 +119,7 @@ export function quickValidate(headers: readonly HeaderEntry[], b: Uint8Array, av
         marks.cseqAt = n;
         marks.seq = found.seq;
         marks.methodStart = found.methodStart - a;
+        marks.method = method;
         break;
       case LENGTH:
         length = e - a > 10 ? -1 : decimal(b, a, e);
@@ -144,11 +147,13 @@ export function quickValidate(headers: readonly HeaderEntry[], b: Uint8Array, av
           if (b[stop] !== 44) return UNSURE;
           p = stop + 1;
         }
+        marks.contactLast = n;
         break;
     }
   }
   if ((seen & REQUIRED) !== REQUIRED) return UNSURE;
   // §10.2.2: "*" is the only Contact value when present
   if (wildcard && contacts > 1) return UNSURE;
+  marks.contacts = contacts;
   return length;
 }

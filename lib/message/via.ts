@@ -28,21 +28,28 @@ export class Via {
   /** undefined while the parameters are only in #text */
   #params: Params | undefined;
   /** the via-parm text of a view the parser built (see _checked) */
-  #text: string | undefined = undefined;
+  #text: string | undefined;
   /** whether sent-protocol and sent-by are in the fields (always, unless built from #text) */
-  #decoded = true;
-  /** where the parameters start in #text */
-  #paramsAt = 0;
+  #decoded: boolean;
+  /** where the parameters start in #text (-1 until first needed) */
+  #paramsAt: number;
   /** where the branch value is in #text, when the parser marked it (-1: none; UNMARKED: not marked) */
-  #branchStart = UNMARKED;
-  #branchEnd = 0;
+  #branchStart: number;
+  #branchEnd: number;
 
   constructor(init: { transport?: string; host: string; port?: number | undefined; params?: Params; protocol?: string }) {
-    this.#protocol = init.protocol ?? 'SIP/2.0';
-    this.#transport = init.transport === undefined ? 'UDP' : init.transport.toUpperCase();
+    // every field is set once, here: a lazy view (LAZY) gets its text and marks in _checked
+    const lazy = init === LAZY;
+    this.#protocol = lazy ? '' : init.protocol ?? 'SIP/2.0';
+    this.#transport = lazy || init.transport === undefined ? 'UDP' : init.transport.toUpperCase();
     this.#host = init.host;
     this.#port = init.port;
-    this.#params = init.params ?? {};
+    this.#params = lazy ? undefined : init.params ?? {};
+    this.#text = undefined;
+    this.#decoded = !lazy;
+    this.#paramsAt = 0;
+    this.#branchStart = UNMARKED;
+    this.#branchEnd = 0;
   }
 
   /**
@@ -52,14 +59,20 @@ export class Via {
   static _checked(this: void, text: string, branchStart: number = UNMARKED, branchEnd = 0): Via {
     const via = new Via(LAZY);
     via.#text = text;
-    via.#decoded = false;
-    via.#params = undefined;
     via.#branchStart = branchStart;
     via.#branchEnd = branchEnd;
-    // sent-protocol and sent-by hold no ";" (scanVia turns down IPv6 references)
-    const semi = text.indexOf(';');
-    via.#paramsAt = semi === -1 ? text.length : semi;
+    via.#paramsAt = -1;
     return via;
+  }
+
+  /** Where the parameters start in #text. */
+  #paramsStart(): number {
+    if (this.#paramsAt === -1) {
+      // sent-protocol and sent-by hold no ";" (scanVia turns down IPv6 references)
+      const semi = this.#text!.indexOf(';');
+      this.#paramsAt = semi === -1 ? this.#text!.length : semi;
+    }
+    return this.#paramsAt;
   }
 
   get protocol(): string {
@@ -96,7 +109,7 @@ export class Via {
     this.#port = v;
   }
   get params(): Params {
-    return (this.#params ??= paramMap(this.#text!, this.#paramsAt));
+    return (this.#params ??= paramMap(this.#text!, this.#paramsStart()));
   }
   set params(v: Params) {
     this.#params = v;
@@ -129,7 +142,7 @@ export class Via {
 
   /** A parameter as the map holds it; read from the text while there is no map. */
   #param(name: string): string | null | undefined {
-    return this.#params === undefined ? findParam(this.#text!, this.#paramsAt, name) : this.#params[name];
+    return this.#params === undefined ? findParam(this.#text!, this.#paramsStart(), name) : this.#params[name];
   }
 
   get branch(): string | undefined {
@@ -151,7 +164,7 @@ export class Via {
   }
   get rport(): number | null | undefined {
     if (this.#params === undefined) {
-      const r = findParam(this.#text!, this.#paramsAt, 'rport');
+      const r = findParam(this.#text!, this.#paramsStart(), 'rport');
       return r === undefined ? undefined : r === null ? null : Number(r);
     }
     if (!Object.prototype.hasOwnProperty.call(this.#params, 'rport')) return undefined;

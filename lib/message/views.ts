@@ -13,24 +13,13 @@ import { Via, parseVia } from './via.js';
  */
 
 /**
- * Every element of the list header with this key, in order (§7.3.1), looking from index `from`
- * (where the first field of it is, when known).
+ * The Via views of the fields [from, last]. `count` is how many elements the list holds when
+ * the parser counted them (-1 when not known): a single one is the whole field at `from`.
  */
-function elements(headers: readonly HeaderEntry[], key: string, from: number): string[] {
-  const out: string[] = [];
-  for (let i = from; i < headers.length; i++) {
-    const h = headers[i]!;
-    if (h.key !== key) continue;
-    const value = h.value;
-    if (value.indexOf(',') === -1) out.push(value);
-    else for (const v of splitList(value)) out.push(v);
-  }
-  return out;
-}
-
-export function viaViews(headers: readonly HeaderEntry[], marks: Marks | undefined, from: number): Via[] {
+export function viaViews(headers: readonly HeaderEntry[], marks: Marks | undefined, from: number, last: number, count: number): Via[] {
+  if (count === 1) return [Via._checked(headers[from]!.value, marks!.branchStart, marks!.branchEnd)];
   const out: Via[] = [];
-  for (let i = from; i < headers.length; i++) {
+  for (let i = from; i <= last; i++) {
     const h = headers[i]!;
     if (h.key !== 'via') continue;
     const value = h.value;
@@ -46,9 +35,23 @@ function viaView(text: string, marks: Marks | undefined, index: number): Via {
   return index === 0 ? Via._checked(text, marks.branchStart, marks.branchEnd) : Via._checked(text);
 }
 
-export function contactViews(headers: readonly HeaderEntry[], checked: boolean, from: number): NameAddr[] {
-  const values = elements(headers, 'contact', from);
-  return checked ? values.map(NameAddr._checkedContact) : values.map((v) => parseNameAddr(v, true));
+/** The Contact views, as viaViews; `checked` when the fields hold the text the parser checked. */
+export function contactViews(headers: readonly HeaderEntry[], checked: boolean, from: number, last: number, count: number): NameAddr[] {
+  if (count === 0) return [];
+  if (count === 1) return [NameAddr._checkedContact(headers[from]!.value)];
+  const out: NameAddr[] = [];
+  for (let i = from; i <= last; i++) {
+    const h = headers[i]!;
+    if (h.key !== 'contact') continue;
+    const value = h.value;
+    if (value.indexOf(',') === -1) out.push(contactView(value, checked));
+    else for (const v of splitList(value)) out.push(contactView(v, checked));
+  }
+  return out;
+}
+
+function contactView(text: string, checked: boolean): NameAddr {
+  return checked ? NameAddr._checkedContact(text) : parseNameAddr(text, true);
 }
 
 /** From or To: the bounds of the tag are the marks'. */
