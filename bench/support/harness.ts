@@ -217,7 +217,6 @@ export function buildNatter(): string {
   return BENCH_DIST;
 }
 
-/** node flags for natter children: --cpu-prof when BENCH_PROFILE is set. */
 /** Node flags for a natter child: BENCH_NODE_FLAGS (e.g. `--trace-gc`), and --cpu-prof with BENCH_PROFILE. */
 export function nodeFlags(tag: string): string[] {
   const extra = process.env.BENCH_NODE_FLAGS?.split(/\s+/).filter((f) => f !== '') ?? [];
