@@ -1,21 +1,21 @@
-import { randomBytes } from 'node:crypto';
+import { randomBase64url, randomHex } from './random.js';
 import { SipRequest, SipResponse, defaultReason } from './message.js';
 import { BRANCH_COOKIE } from './via.js';
 import type { HeaderField } from './types.js';
 
 /** A new branch: the RFC 3261 magic cookie plus 96 random bits (§8.1.1.7). */
 export function generateBranch(): string {
-  return BRANCH_COOKIE + randomBytes(12).toString('base64url');
+  return BRANCH_COOKIE + randomBase64url(12);
 }
 
 /** A new tag: at least 32 bits of randomness (§19.3). */
 export function generateTag(): string {
-  return randomBytes(8).toString('hex');
+  return randomHex(8);
 }
 
 /** A new Call-ID, globally unique (§8.1.1.4). */
 export function generateCallId(host?: string): string {
-  const id = randomBytes(16).toString('hex');
+  const id = randomHex(16);
   return host !== undefined ? `${id}@${host}` : id;
 }
 
