@@ -29,8 +29,8 @@ export interface RateFigure {
 /** Starting rates of the search (near what each does on a 2-core machine, to save steps). */
 const CALL_START: Record<TargetKind, number> = {
   direct: 8000,
-  natter: 1000,
-  'natter-norelay': 1300,
+  natter: 1200,
+  'natter-norelay': 2500,
   kamailio: 1000,
   'kamailio-norelay': 1600,
   'sip-npm': 700,

@@ -217,9 +217,19 @@ export function buildNatter(): string {
   return BENCH_DIST;
 }
 
-/** Node flags for a natter child: BENCH_NODE_FLAGS (e.g. `--trace-gc`), and --cpu-prof with BENCH_PROFILE. */
+/** The node flags on the shebang line of natter's bin (`#!/usr/bin/env -S node FLAGS`): the bench runs natter as the command would. */
+export function natterBinFlags(dist: string): string[] {
+  const first = readFileSync(path.join(dist, 'bin', 'natter.js'), 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!\/usr\/bin\/env -S node (.*)$/.exec(first);
+  return m ? m[1]!.split(/\s+/).filter((f) => f.startsWith('--')) : [];
+}
+
+/**
+ * Node flags for a natter child: the bin's own (natterBinFlags), BENCH_NODE_FLAGS (e.g.
+ * `--trace-gc`), and --cpu-prof with BENCH_PROFILE.
+ */
 export function nodeFlags(tag: string): string[] {
-  const extra = process.env.BENCH_NODE_FLAGS?.split(/\s+/).filter((f) => f !== '') ?? [];
+  const extra = [...natterBinFlags(buildNatter()), ...(process.env.BENCH_NODE_FLAGS?.split(/\s+/).filter((f) => f !== '') ?? [])];
   if (PROFILE_DIR === undefined) return extra;
   mkdirSync(PROFILE_DIR, { recursive: true });
   return [...extra, '--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${tag}-${Date.now()}.cpuprofile`];

@@ -1,6 +1,11 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=64
 /**
  * The `natter` command.
+ *
+ * The shebang gives V8 a 64 MiB young generation (--max-semi-space-size): a proxy allocates a
+ * few KiB per call that dies within a second, and with Node's default 16 MiB much of it was
+ * promoted and collected by full GCs, whose pauses set off retransmission storms above ~3 000
+ * calls/s (docs/performance.md). Embedders of the library can pass the same flag to node.
  *   natter proxy [--listen IP:PORT] [--domain NAME] [--relay local] [--media-address IP]
  *                [--rtp-ports MIN-MAX] [--relay-always] [--log-level LEVEL] [--config FILE]
  *   natter relay [--listen IP:PORT] [--media-address IP] [--rtp-ports MIN-MAX] ...
