@@ -17,7 +17,7 @@ import { type RateFigure, measureRates, rateTable, selectedTargets } from './pro
 const REGISTER_START: Record<TargetKind, number> = {
   direct: 30000,
   natter: 3000,
-  'natter-norelay': 3000,
+  'natter-norelay': 6000,
   kamailio: 12000,
   'kamailio-norelay': 12000,
   'sip-npm': 2000,
