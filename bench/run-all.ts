@@ -79,7 +79,9 @@ function targets(rep: Report): string[][] {
   const nr = rate(rep.cps, 'natter-norelay');
   const kn = rate(rep.cps, 'kamailio-norelay');
   check('proxy calls/s, relay off, vs Kamailio without rtpengine (>= 0.5x)', nr && kn ? nr / kn : undefined, 0.5, x);
-  check('proxy calls/s (relay on) vs npm sip proxy example (>= 3x)', natter && sipNpm ? natter / sipNpm : undefined, 3, x);
+  // the npm sip example does no media relay: relay off is the same work, relay on is more
+  check('proxy calls/s, relay off (the same work) vs npm sip proxy example (>= 3x)', nr && sipNpm ? nr / sipNpm : undefined, 3, x);
+  check('proxy calls/s, relay on (more work) vs npm sip proxy example (>= 3x)', natter && sipNpm ? natter / sipNpm : undefined, 3, x);
   const m = rep.media?.maxPps;
   const nm = m?.['natter local relay']?.pps;
   const rm = m?.['rtpengine (userspace)']?.pps;

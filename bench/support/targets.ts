@@ -81,6 +81,9 @@ export async function startTarget(kind: TargetKind): Promise<RunningTarget> {
         // all the load comes from one sipp source: per-source flood protection would block it
         // (Kamailio's config has no pike either)
         ...(natterHasFlag(dist, 'flood-limit') ? ['--flood-limit', '0'] : []),
+        // the registration bench registers a new AoR per REGISTER: far more than the default
+        // 100 000 bindings (Kamailio's usrloc gets 1 GiB of shared memory likewise)
+        ...(natterHasFlag(dist, 'max-bindings') ? ['--max-bindings', '2000000'] : []),
       ];
       // BENCH_NATTER_MAX_TX=N: a what-if run with the transaction limit raised (the CLI has no
       // flag for it): the proxy runs from bench/peers/proxy-host.mjs with the same options

@@ -5,6 +5,7 @@ import { createSipRelayAllocator } from './relay-sip.js';
 import { createRtpengineAllocator } from './relay-rtpengine.js';
 import { createRedisLocationStore } from './location-redis.js';
 import { FileLocationStore } from '../proxy/file-location-store.js';
+import { MemoryLocationStore } from '../proxy/location-store.js';
 
 /**
  * Builds the relay allocator that `--relay` names: undefined for `local` (the proxy makes its own
@@ -24,9 +25,9 @@ export async function relayFromSpecs(specs: readonly string[]): Promise<RelayAll
  * Builds the location store that `--location` names: undefined for `memory` (the proxy's default),
  * a JSON file that survives restarts for `file:PATH`, Redis for `redis://HOST:PORT`.
  */
-export async function locationFromSpec(spec: string): Promise<LocationStore | undefined> {
-  if (spec === 'memory') return undefined;
-  if (spec.startsWith('file:') && spec.length > 5) return FileLocationStore.open(spec.slice(5));
+export async function locationFromSpec(spec: string, maxTotal?: number): Promise<LocationStore | undefined> {
+  if (spec === 'memory') return maxTotal === undefined ? undefined : new MemoryLocationStore({ maxTotal });
+  if (spec.startsWith('file:') && spec.length > 5) return FileLocationStore.open(spec.slice(5), maxTotal === undefined ? {} : { maxTotal });
   if (spec.startsWith('redis://')) return createRedisLocationStore(spec);
   throw new InvalidArgumentError(`--location ${spec}: memory, file:PATH or redis://HOST:PORT`);
 }

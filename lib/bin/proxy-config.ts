@@ -40,6 +40,8 @@ export interface ProxyCommandConfig {
   dropScanners: boolean;
   /** `--max-message-size BYTES`: larger requests get 513. */
   maxMessageSize: number;
+  /** `--max-bindings N`: bindings the memory or file location store holds at most (default 100 000). */
+  maxBindings: number;
 }
 
 /** The keys accepted both as `--flag` and in the `--config` file (camelCase or kebab-case). */
@@ -62,6 +64,7 @@ const KEYS = [
   'flood-block',
   'scanners',
   'max-message-size',
+  'max-bindings',
 ] as const;
 type Key = (typeof KEYS)[number];
 
@@ -74,7 +77,7 @@ function kebab(key: string): string {
  * `--relay local|SPEC` (repeatable), `--location memory|SPEC`, `--media-address IP`, `--rtp-ports MIN-MAX`, `--relay-always`,
  * `--log-level LEVEL`, `--nat-ping-interval SECONDS` (0: off), `--users FILE`, `--realm NAME`, `--auth-algorithms LIST`,
  * `--flood-limit N` (0: off), `--flood-block SECONDS`, `--scanners drop|allow`,
- * `--max-message-size BYTES`, `--config FILE`. Flags win over the file. Throws InvalidArgumentError.
+ * `--max-message-size BYTES`, `--max-bindings N`, `--config FILE`. Flags win over the file. Throws InvalidArgumentError.
  */
 export function parseProxyArgs(argv: readonly string[], readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')): ProxyCommandConfig {
   const values = new Map<Key, string[]>();
@@ -148,6 +151,7 @@ export function parseProxyArgs(argv: readonly string[], readFile: (path: string)
     floodBlock: whole('flood-block', 60, 1, 'whole seconds'),
     dropScanners: scanners === 'drop',
     maxMessageSize,
+    maxBindings: whole('max-bindings', 100000, 1, 'bindings, at least 1'),
     natPingInterval: ping,
     listen: parseHostPortOption(one('listen') ?? '127.0.0.1:5060', '--listen'),
     domains: values.get('domain') ?? [],

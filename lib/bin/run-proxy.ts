@@ -15,7 +15,7 @@ export async function runProxy(argv: readonly string[]): Promise<void> {
   if (config.logLevel === 'debug') createDebug.enable('natter:*');
   const info = config.logLevel === 'info' || config.logLevel === 'debug';
   const relay = await relayFromSpecs(config.relay);
-  const locationStore = await locationFromSpec(config.location);
+  const locationStore = await locationFromSpec(config.location, config.maxBindings);
   const credentials = config.users !== undefined ? new JsonFileCredentialSource(config.users) : undefined;
   const options = proxyOptions(config);
   if (options.floodGuard) {

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { parse, InvalidArgumentError } from '../../lib/index.js';
 import type { SipResponse } from '../../lib/index.js';
 import { parseProxyArgs } from '../../lib/bin/proxy-config.js';
+import { locationFromSpec } from '../../lib/bin/backends.js';
 import { randomPortRange } from '../support/proxy-world.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
@@ -22,6 +23,14 @@ describe('natter proxy command', function () {
       expect(c.domains).to.deep.equal([]);
       expect(c.logLevel).to.equal('info');
       expect(c.natPingInterval).to.equal(30);
+      expect(c.maxBindings).to.equal(100000);
+    });
+    it('--max-bindings sizes the memory location store; a bad value is refused', async () => {
+      const c = parseProxyArgs(['--max-bindings', '250000']);
+      expect(c.maxBindings).to.equal(250000);
+      const store = await locationFromSpec(c.location, c.maxBindings);
+      expect(store?.limits?.maxTotal).to.equal(250000);
+      expect(() => parseProxyArgs(['--max-bindings', '0'])).to.throw(InvalidArgumentError);
     });
     it('reads every flag, repeated and comma-separated domains', () => {
       const c = parseProxyArgs(['--listen', '[::1]:5070', '--domain', 'a.example', '--domain=b.example,c.example', '--media-address', '127.0.0.2', '--rtp-ports', '40000-40100', '--relay-always', '--log-level', 'debug']);
