@@ -19,9 +19,9 @@ import { fork } from 'node:child_process';
 import dgram from 'node:dgram';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freeUdpPort } from '../spec/support/sipp.js';
-import { BENCH_DIR, type Child, QUICK, buildNatter, commandExists, cpuSeconds, fmt, log, nodeFlags, sleep, startChild, table, waitUdpBound } from './support/harness.js';
+import { BENCH_DIR, type Child, QUICK, buildNatter, commandExists, cpuSeconds, fmt, log, nodeFlags, sleep, startChild, table } from './support/harness.js';
 import { NgClient } from './support/ng.js';
+import { startRtpengineUserspace } from './support/targets.js';
 
 const PACKET = 172; // 12-byte RTP header + 160 bytes of 20 ms G.711
 const PTIME_MS = 20;
@@ -237,7 +237,7 @@ class Ipc {
 /** natter's LocalRelayAllocator in a child process (bench/peers/relay-host.mjs). */
 export async function startLocalRelay(min: number, max: number, exposeGc = false): Promise<Relay & { ipc: Ipc; child: Child }> {
   const dist = buildNatter();
-  const child = startChild('natter-relay', process.execPath, [...(exposeGc ? ['--expose-gc'] : []), ...nodeFlags('relay'), path.join(BENCH_DIR, 'peers', 'relay-host.mjs'), dist, String(min), String(max)], {
+  const child = startChild('natter-relay', process.execPath, [...(exposeGc ? ['--expose-gc'] : []), ...nodeFlags('relay', dist), path.join(BENCH_DIR, 'peers', 'relay-host.mjs'), dist, String(min), String(max)], {
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   await new Promise<void>((resolve, reject) => {
@@ -272,21 +272,8 @@ export async function startLocalRelay(min: number, max: number, exposeGc = false
 
 /** rtpengine-daemon in userspace mode, driven over ng. */
 async function startRtpengine(min: number, max: number): Promise<Relay> {
-  const ng = await freeUdpPort('127.0.0.1');
-  const child = startChild('rtpengine', 'rtpengine', [
-    '--config-file=none',
-    '--interface=127.0.0.1',
-    `--listen-ng=127.0.0.1:${ng}`,
-    '--table=-1',
-    '--foreground',
-    '--log-stderr',
-    '--log-level=3',
-    `--port-min=${min}`,
-    `--port-max=${max}`,
-    '--delete-delay=0',
-    '--timeout=600',
-  ]);
-  await waitUdpBound(child, ng);
+  // streams are set up before the measurement starts: no media timeout meanwhile
+  const { child, ngPort: ng } = await startRtpengineUserspace(min, max, ['--timeout=600']);
   const client = new NgClient('127.0.0.1', ng);
   return {
     name: 'rtpengine (userspace)',

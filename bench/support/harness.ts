@@ -225,11 +225,11 @@ export function natterBinFlags(dist: string): string[] {
 }
 
 /**
- * Node flags for a natter child: the bin's own (natterBinFlags), BENCH_NODE_FLAGS (e.g.
+ * Node flags for a natter child run from the build in `dist`: the bin's own (natterBinFlags), BENCH_NODE_FLAGS (e.g.
  * `--trace-gc`), and --cpu-prof with BENCH_PROFILE.
  */
-export function nodeFlags(tag: string): string[] {
-  const extra = [...natterBinFlags(buildNatter()), ...(process.env.BENCH_NODE_FLAGS?.split(/\s+/).filter((f) => f !== '') ?? [])];
+export function nodeFlags(tag: string, dist: string): string[] {
+  const extra = [...natterBinFlags(dist), ...(process.env.BENCH_NODE_FLAGS?.split(/\s+/).filter((f) => f !== '') ?? [])];
   if (PROFILE_DIR === undefined) return extra;
   mkdirSync(PROFILE_DIR, { recursive: true });
   return [...extra, '--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${tag}-${Date.now()}.cpuprofile`];

@@ -46,6 +46,29 @@ export function natterHasFlag(dist: string, flag: string): boolean {
   }
 }
 
+/**
+ * rtpengine-daemon in userspace mode (`--table=-1`) on 127.0.0.1, relaying on ports MIN-MAX,
+ * its ng control socket on a free port; resolves once that socket is bound.
+ */
+export async function startRtpengineUserspace(min: number, max: number, extraArgs: string[] = []): Promise<{ child: Child; ngPort: number }> {
+  const ngPort = await freeUdpPort('127.0.0.1');
+  const child = startChild('rtpengine', 'rtpengine', [
+    '--config-file=none',
+    '--interface=127.0.0.1',
+    `--listen-ng=127.0.0.1:${ngPort}`,
+    '--table=-1',
+    '--foreground',
+    '--log-stderr',
+    '--log-level=3',
+    `--port-min=${min}`,
+    `--port-max=${max}`,
+    '--delete-delay=0',
+    ...extraArgs,
+  ]);
+  await waitUdpBound(child, ngPort);
+  return { child, ngPort };
+}
+
 let rtpBase = 20000;
 /** A fresh media port range per started relay, so that ports of a stopped one are never reused at once. */
 function rtpRange(size: number): [number, number] {
@@ -66,7 +89,7 @@ export async function startTarget(kind: TargetKind): Promise<RunningTarget> {
       // ports are released at BYE, but the pool does not reuse them at once: a wide range
       const [min, max] = rtpRange(16000);
       const args = [
-        ...nodeFlags(kind),
+        ...nodeFlags(kind, dist),
         path.join(dist, 'bin', 'natter.js'),
         'proxy',
         '--listen',
@@ -89,7 +112,7 @@ export async function startTarget(kind: TargetKind): Promise<RunningTarget> {
       // flag for it): the proxy runs from bench/peers/proxy-host.mjs with the same options
       const maxTx = process.env.BENCH_NATTER_MAX_TX;
       const child = maxTx
-        ? startChild(kind, process.execPath, [...nodeFlags(kind), path.join(BENCH_DIR, 'peers', 'proxy-host.mjs'), dist, String(port), String(min), String(max), '500'], {
+        ? startChild(kind, process.execPath, [...nodeFlags(kind, dist), path.join(BENCH_DIR, 'peers', 'proxy-host.mjs'), dist, String(port), String(min), String(max), '500'], {
             stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
             env: { ...process.env, NATTER_MAX_TX: maxTx, NATTER_RELAY_ALWAYS: kind === 'natter' ? '1' : '0' },
           })
@@ -104,21 +127,10 @@ export async function startTarget(kind: TargetKind): Promise<RunningTarget> {
       let rtpe: Child | undefined;
       const defs: string[] = [];
       if (kind === 'kamailio') {
-        const ng = await freeUdpPort('127.0.0.1');
         const [min, max] = rtpRange(16000);
-        rtpe = startChild('rtpengine', 'rtpengine', [
-          '--config-file=none',
-          '--interface=127.0.0.1',
-          `--listen-ng=127.0.0.1:${ng}`,
-          '--table=-1',
-          '--foreground',
-          '--log-stderr',
-          '--log-level=3',
-          `--port-min=${min}`,
-          `--port-max=${max}`,
-          '--delete-delay=0',
-        ]);
-        await waitUdpBound(rtpe, ng);
+        const started = await startRtpengineUserspace(min, max);
+        rtpe = started.child;
+        const ng = started.ngPort;
         defs.push('-A', 'WITH_RTPENGINE', '-A', `RTPENGINE_SOCK="udp:127.0.0.1:${ng}"`);
       }
       const kam = startChild(
