@@ -9,11 +9,9 @@
  * layers above, and the manifest says what they should do.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
-import { parse, parseUri, uriEquals, SipParseError, SipRequest, SipResponse } from '../../lib/index.js';
-
-const FIXTURES = new URL('../fixtures/rfc4475/', import.meta.url);
+import { parse, parseUri, uriEquals, SipParseError } from '../../lib/index.js';
+import { tortureFixtures } from '../support/torture-fixtures.js';
 
 interface ManifestEntry {
   name: string;
@@ -24,23 +22,7 @@ interface ManifestEntry {
   verdict: 'valid' | 'invalid';
   status?: number;
 }
-const manifest = JSON.parse(readFileSync(new URL('MANIFEST.json', FIXTURES), 'utf8')) as { messages: ManifestEntry[] };
-
-function load(name: string): Buffer {
-  return readFileSync(new URL(`${name}.dat`, FIXTURES));
-}
-
-function request(name: string): SipRequest {
-  const m = parse(load(name));
-  expect(m, `${name} parses as a request`).to.be.instanceOf(SipRequest);
-  return m as SipRequest;
-}
-
-function response(name: string): SipResponse {
-  const m = parse(load(name));
-  expect(m, `${name} parses as a response`).to.be.instanceOf(SipResponse);
-  return m as SipResponse;
-}
+const { manifest, load, request, response } = tortureFixtures<ManifestEntry>('rfc4475');
 
 /** parse() must throw a SipParseError (never anything else) carrying `status`. */
 function rejected(name: string, status: number): SipParseError {

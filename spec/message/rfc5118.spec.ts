@@ -7,11 +7,9 @@
  * sent-by and Via received must come out bare: an IPv6 address without its brackets.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { parse, SipParseError, SipRequest } from '../../lib/index.js';
-
-const FIXTURES = new URL('../fixtures/rfc5118/', import.meta.url);
+import { tortureFixtures } from '../support/torture-fixtures.js';
 
 interface ManifestEntry {
   name: string;
@@ -19,17 +17,7 @@ interface ManifestEntry {
   size: number;
   sha256: string;
 }
-const manifest = JSON.parse(readFileSync(new URL('MANIFEST.json', FIXTURES), 'utf8')) as { messages: ManifestEntry[] };
-
-function load(name: string): Buffer {
-  return readFileSync(new URL(`${name}.dat`, FIXTURES));
-}
-
-function request(name: string): SipRequest {
-  const m = parse(load(name));
-  expect(m, `${name} parses as a request`).to.be.instanceOf(SipRequest);
-  return m as SipRequest;
-}
+const { manifest, load, request } = tortureFixtures<ManifestEntry>('rfc5118');
 
 /** The parsed Content-Length must describe the body that arrived (the fixture's framing is exact). */
 function framed(m: SipRequest, length: number): void {
