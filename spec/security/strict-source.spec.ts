@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
-import type { CallRecord, IncomingRequest, LocalRelayAllocator, SipProxy } from '../../lib/index.js';
+import type { CallRecord, Dialog, Endpoint, IncomingRequest, LocalRelayAllocator, SipProxy } from '../../lib/index.js';
 import { startTestProxy, startPhone, mediaTarget, eventually } from '../support/proxy-world.js';
 import type { Phone } from '../support/proxy-world.js';
 
@@ -50,16 +50,21 @@ describe('media: strict source after latching through the proxy (no injection, n
       await new Promise<void>((r) => mallory.send(pkt, to.port, to.address, () => r()));
     }
   }
-  const fromMallory = (list: Buffer[]): number => list.filter((p) => p.subarray(12, 19).toString() === 'mallory').length;
-
-  it("drops a third host's packets to both relay legs once latched, and never sends it the call's media", async () => {
+  /** Alice calls bob through the proxy: the answered dialog and the relay address each party is given. */
+  async function call(): Promise<{ dialog: Dialog | undefined; relayForAlice: Endpoint; relayForBob: Endpoint }> {
     const { address, port } = proxy.address;
     const inv = alice.ua.createRequest({ method: 'INVITE', uri: `sip:bob@${address}:${port}`, from: alice.aor, to: bob.aor, body: alice.sdp() });
     const { response, dialog } = await alice.ua.invite(inv);
     expect(response.status).to.equal(200);
     const relayForAlice = mediaTarget(response.body);
     await eventually(() => sdpAtBob !== undefined, 2000, 'the INVITE at bob');
-    const relayForBob = mediaTarget(sdpAtBob!);
+    return { dialog, relayForAlice, relayForBob: mediaTarget(sdpAtBob!) };
+  }
+
+  const fromMallory = (list: Buffer[]): number => list.filter((p) => p.subarray(12, 19).toString() === 'mallory').length;
+
+  it("drops a third host's packets to both relay legs once latched, and never sends it the call's media", async () => {
+    const { dialog, relayForAlice, relayForBob } = await call();
 
     // both parties speak first: each leg latches to its party's source
     await alice.sendRtp(relayForAlice.address, relayForAlice.port, 10);
@@ -88,13 +93,7 @@ describe('media: strict source after latching through the proxy (no injection, n
   });
 
   it('refuses RTCP from a third host before the party sent any: RTCP latches only to the host its RTP latched to', async () => {
-    const { address, port } = proxy.address;
-    const inv = alice.ua.createRequest({ method: 'INVITE', uri: `sip:bob@${address}:${port}`, from: alice.aor, to: bob.aor, body: alice.sdp() });
-    const { response, dialog } = await alice.ua.invite(inv);
-    expect(response.status).to.equal(200);
-    const relayForAlice = mediaTarget(response.body);
-    await eventually(() => sdpAtBob !== undefined, 2000, 'the INVITE at bob');
-    const relayForBob = mediaTarget(sdpAtBob!);
+    const { dialog, relayForAlice, relayForBob } = await call();
     // RTP latches both legs; nobody has sent RTCP yet
     await alice.sendRtp(relayForAlice.address, relayForAlice.port, 5);
     await bob.sendRtp(relayForBob.address, relayForBob.port, 5);
