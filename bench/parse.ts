@@ -11,21 +11,27 @@
  * input buffer when nothing changed makes (3) cheap. Every parser's answers are checked against
  * bench/corpus/expected.json before anything is timed; a parser that gets them wrong is not timed.
  *
+ * It runs in plain node: started with tsx, it compiles itself and runs the output (support/plain-node.ts).
+ *
  * Environment: BENCH_ROUNDS (default 7), BENCH_ROUND_MS (default 150), BENCH_WARMUP_MS (default 300).
  * See bench/README.md.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { buildNatter } from './support/harness.js';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { BENCH_DIR, buildNatter } from './support/harness.js';
+import { relaunchInPlainNode } from './support/plain-node.js';
+
+// timed in plain node, as natter runs, not under tsx (see support/plain-node.ts)
+const relaunched = relaunchInPlainNode(import.meta.url);
+if (relaunched !== undefined) process.exit(relaunched);
 
 // ---------------------------------------------------------------------------------------------
 // corpus
 
-const here = dirname(fileURLToPath(import.meta.url));
-const corpusDir = join(here, 'corpus');
+const corpusDir = join(BENCH_DIR, 'corpus');
 
 interface Expected {
   branch: string;

@@ -54,6 +54,7 @@ interface Report {
 
 function parseBench(): string {
   const env = { ...process.env, ...(QUICK ? { BENCH_ROUNDS: '3', BENCH_ROUND_MS: '100', BENCH_WARMUP_MS: '150' } : {}) };
+  // parse.ts compiles itself and runs in plain node (bench/support/plain-node.ts)
   const r = spawnSync(path.join(ROOT, 'node_modules', '.bin', 'tsx'), [path.join(BENCH_DIR, 'parse.ts')], { cwd: ROOT, env, encoding: 'utf8' });
   if (r.status !== 0) log(`parse bench exited ${r.status}:\n${r.stderr.slice(-2000)}`);
   return (r.stdout || r.stderr).trim();

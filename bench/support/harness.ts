@@ -10,7 +10,14 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The repository: the nearest folder above this file with a package.json (this file may run compiled, from .tmp/). */
+function packageRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
+  }
+}
+export const ROOT = packageRoot(path.dirname(fileURLToPath(import.meta.url)));
 export const BENCH_DIR = path.join(ROOT, 'bench');
 export const SCENARIOS = path.join(BENCH_DIR, 'scenarios');
 /** natter compiled for the benches (not dist/, which belongs to the package build). */

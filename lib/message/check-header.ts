@@ -43,25 +43,29 @@ export function checkParams(b: Uint8Array, i: number, end: number, kind: number)
   let aEnd = 0;
   let bStart = -2;
   let bEnd = 0;
+  const valueChars = PARAM_VALUE;
   found.paramStart = -1;
+  // whitespace around ";" and "=" is rare: it is skipped only where a SP or HTAB is (isWs)
   for (;;) {
-    i = wsEnd(b, i, end);
+    if (i < end && isWs(b[i]!)) i = wsEnd(b, i, end);
     if (i >= end || b[i] !== 59 /* ; */) break;
-    i = wsEnd(b, i + 1, end);
+    i++;
+    if (i < end && isWs(b[i]!)) i = wsEnd(b, i, end);
     const nameStart = i;
     i = tokenEnd(b, i, end);
     const length = i - nameStart;
     if (length === 0) return -1;
-    i = wsEnd(b, i, end);
+    if (i < end && isWs(b[i]!)) i = wsEnd(b, i, end);
     let valueStart = -1;
     if (i < end && b[i] === 61 /* = */) {
-      i = wsEnd(b, i + 1, end);
+      i++;
+      if (i < end && isWs(b[i]!)) i = wsEnd(b, i, end);
       valueStart = i;
       if (i < end && b[i] === 34 /* " */) {
         i = quotedEnd(b, i, end);
         if (i === -1) return -1;
       } else {
-        while (i < end && PARAM_VALUE[b[i]!] === 1) i++;
+        while (i < end && valueChars[b[i]!] === 1) i++;
       }
       if (i === valueStart) return -1;
     }
@@ -82,6 +86,11 @@ export function checkParams(b: Uint8Array, i: number, end: number, kind: number)
     if (aStart === -1 || aEnd - aStart > 10 || !inRange(b, aStart, aEnd, MAX_UINT32)) return -1;
   }
   return i;
+}
+
+/** SP or HTAB. */
+function isWs(c: number): boolean {
+  return c === 32 || c === 9;
 }
 
 /** Whether [start, end) is a decimal number (any number of digits) of at most max. */
@@ -144,7 +153,8 @@ export function scanNameAddr(b: Uint8Array, i: number, end: number, kind: number
   } else {
     // display-name = *(token LWS) before the "<"
     lt = i;
-    while (lt < end && DISPLAY_WORDS[b[lt]!] === 1) lt++;
+    const words = DISPLAY_WORDS;
+    while (lt < end && words[b[lt]!] === 1) lt++;
     if (lt === end || b[lt] !== 60) {
       // an addr-spec, unless a "<" comes later (a display name with other characters: parseNameAddr decides)
       if (byteIndex(b, 60, lt, end) !== -1) return -1;
@@ -188,10 +198,11 @@ export function checkCSeq(b: Uint8Array, i: number, end: number, method: string 
 /** callid = word [ "@" word ] (RFC 3261 §25.1). */
 export function checkCallId(b: Uint8Array, i: number, end: number): boolean {
   if (i === end) return false;
+  const word = WORD;
   let at = -1;
   for (let k = i; k < end; k++) {
     const c = b[k]!;
-    if (WORD[c] === 1) continue;
+    if (word[c] === 1) continue;
     if (c !== 64 /* @ */ || at !== -1 || k === i || k === end - 1) return false;
     at = k;
   }

@@ -60,7 +60,8 @@ export function scanHostPort(b: Uint8Array, i: number, end: number): number {
   }
   // the rest of a hostname (alphanumerics, "-", "."): then it is a name, not an address
   const nameStart = i;
-  while (i < end && HOST[b[i]!] === 1) i++;
+  const host = HOST;
+  while (i < end && host[b[i]!] === 1) i++;
   if (i === hostStart) return -1;
   if (i === nameStart && (!ipv4 || digits === 0 || value > 255 || dots !== 3)) return -1;
   if (i < end && b[i] === 58 /* : */) {

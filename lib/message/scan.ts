@@ -18,19 +18,22 @@ export function wsEnd(b: Uint8Array, i: number, end: number): number {
 
 /** First index in [i, end) that String.prototype.trim() would keep. */
 export function trimStart(b: Uint8Array, i: number, end: number): number {
-  while (i < end && TRIM_WS[b[i]!] === 1) i++;
+  const ws = TRIM_WS;
+  while (i < end && ws[b[i]!] === 1) i++;
   return i;
 }
 
 /** End of [start, end) once what String.prototype.trim() removes is cut off the right. */
 export function trimEnd(b: Uint8Array, start: number, end: number): number {
-  while (end > start && TRIM_WS[b[end - 1]!] === 1) end--;
+  const ws = TRIM_WS;
+  while (end > start && ws[b[end - 1]!] === 1) end--;
   return end;
 }
 
 /** End of the token starting at i (i itself when there is none). */
 export function tokenEnd(b: Uint8Array, i: number, end: number): number {
-  while (i < end && TOKEN[b[i]!] === 1) i++;
+  const token = TOKEN;
+  while (i < end && token[b[i]!] === 1) i++;
   return i;
 }
 
