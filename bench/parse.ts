@@ -13,7 +13,8 @@
  *
  * It runs in plain node: started with tsx, it compiles itself and runs the output (support/plain-node.ts).
  *
- * Environment: BENCH_ROUNDS (default 7), BENCH_ROUND_MS (default 150), BENCH_WARMUP_MS (default 300).
+ * Environment: BENCH_ROUNDS (default 7), BENCH_ROUND_MS (default 150), BENCH_WARMUP_MS (default 300),
+ * BENCH_DETACHED=1 (see detachOneArrayBuffer).
  * See bench/README.md.
  */
 import { readFileSync, readdirSync } from 'node:fs';
@@ -685,8 +686,20 @@ function table(rows: string[][]): string {
     .join('\n');
 }
 
+/**
+ * BENCH_DETACHED=1 detaches an ArrayBuffer before anything is timed, as tsx's module hooks or a
+ * transfer to a worker would: V8 then checks every typed-array read for detachment for the rest
+ * of the process (see support/plain-node.ts). It shows what natter's parser costs in such a process.
+ */
+function detachOneArrayBuffer(): boolean {
+  const ab = new ArrayBuffer(8);
+  structuredClone(ab, { transfer: [ab] });
+  return ab.byteLength === 0;
+}
+
 async function main(): Promise<void> {
   const t0 = process.hrtime.bigint();
+  const detached = process.env.BENCH_DETACHED === '1' && detachOneArrayBuffer();
   const subjects: Subject[] = [];
   const natter = await natterSubject();
   if (natter !== null) subjects.push(natter);
@@ -702,6 +715,7 @@ async function main(): Promise<void> {
       `${bytes} bytes, mean ${Math.round(bytes / N)} bytes/message; round-robin`,
   );
   console.log(`timing: ${WARMUP_MS} ms warm-up per case, then ${ROUNDS} interleaved rounds of ~${ROUND_MS} ms; median messages/s`);
+  console.log(`process: plain node${detached ? ', with an ArrayBuffer detached first (BENCH_DETACHED=1)' : ''}`);
   for (const line of notAvailable) console.log(line);
   console.log('');
 
