@@ -79,3 +79,33 @@ export function knownHeader(b: Uint8Array, start: number, end: number): number {
   }
   return -1;
 }
+
+// KNOWN_SPELLINGS chained by their first two bytes (a one-letter compact name with the ":" after
+// it), for spelledHeaderAt: the header line need not be searched for its ":" first.
+const SLOT2 = new Uint8Array(1 << 14).fill(NONE);
+const NEXT2 = new Uint8Array(KNOWN_NAMES.length).fill(NONE);
+const pairOf = (b0: number, b1: number): number => ((b0 & 127) << 7) | (b1 & 127);
+for (let i = KNOWN_NAMES.length - 1; i >= 0; i--) {
+  const spelled = KNOWN_SPELLINGS[i]!;
+  const at = pairOf(spelled.charCodeAt(0), spelled.length === 1 ? 58 : spelled.charCodeAt(1));
+  NEXT2[i] = SLOT2[at]!;
+  SLOT2[at] = i;
+}
+
+/**
+ * The index in KNOWN_KEYS of the header name at `pos` when it is spelled exactly as in
+ * KNOWN_SPELLINGS and a ":" follows it at once (before lineEnd), else -1: then the caller finds
+ * the name's end itself, and knownHeader reads it.
+ */
+export function spelledHeaderAt(b: Uint8Array, pos: number, lineEnd: number): number {
+  if (pos + 1 >= lineEnd) return -1;
+  const spelled = SPELLED;
+  next: for (let i = SLOT2[pairOf(b[pos]!, b[pos + 1]!)]!; i !== NONE; i = NEXT2[i]!) {
+    const length = KNOWN_NAMES[i]!.length;
+    if (pos + length >= lineEnd || b[pos + length] !== 58 /* : */) continue;
+    const at = OFFSET[i]!;
+    for (let k = 2; k < length; k++) if (b[pos + k] !== spelled[at + k]) continue next;
+    return i;
+  }
+  return -1;
+}

@@ -1,7 +1,7 @@
 import { TOKEN, isToken } from './charset.js';
 import { Fault, MAX_HEADERS } from './fault.js';
 import { headerKey } from './header-names.js';
-import { KNOWN_KEYS, KNOWN_SPELLINGS, RESPELLED, knownHeader } from './known-headers.js';
+import { KNOWN_KEYS, KNOWN_SPELLINGS, RESPELLED, knownHeader, spelledHeaderAt } from './known-headers.js';
 import { HeaderEntry } from './header-entry.js';
 import { trimEnd, trimStart, wsEnd } from './scan.js';
 
@@ -51,11 +51,11 @@ export function splitHeaders(s: string, b: Uint8Array, pos: number, headEnd: num
     }
     let name: string;
     let key: string;
-    // the usual line: a name natter knows, spelled as natter spells it, right before the first ":".
+    // the usual line: a name natter knows, spelled as natter spells it, with the ":" right after it.
     // Those bytes equal a token's, so they need no scan of their own.
-    let colon = s.indexOf(':', pos);
-    let known = colon > pos && colon < lineEnd ? knownHeader(b, pos, colon) : -1;
-    if (known !== -1 && known < RESPELLED) {
+    let known = spelledHeaderAt(b, pos, lineEnd);
+    let colon = known === -1 ? -1 : pos + KNOWN_SPELLINGS[known]!.length;
+    if (known !== -1) {
       name = KNOWN_SPELLINGS[known]!;
       key = KNOWN_KEYS[known]!;
     } else {
