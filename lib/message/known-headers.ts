@@ -39,6 +39,8 @@ function shape(length: number, first: number, last: number): number {
 // ends a chain). The bytes of every name, lower-cased and as spelled, are in LOWER and SPELLED,
 // name i at OFFSET[i].
 const NONE = 255;
+/** The length of each of KNOWN_NAMES, read from a byte table rather than from each string. */
+export const KNOWN_LENGTHS = Uint8Array.from(KNOWN_NAMES, (name) => name.length);
 if (KNOWN_NAMES.length >= NONE) throw new Error('known-headers: too many names for one-byte indices');
 const SLOT = new Uint8Array(1 << 14).fill(NONE);
 const NEXT = new Uint8Array(KNOWN_NAMES.length).fill(NONE);
@@ -66,7 +68,7 @@ export const RESPELLED = KNOWN_NAMES.length;
 export function knownHeader(b: Uint8Array, start: number, end: number): number {
   const length = end - start;
   next: for (let i = SLOT[shape(length, b[start]!, b[end - 1]!)]!; i !== NONE; i = NEXT[i]!) {
-    if (KNOWN_NAMES[i]!.length !== length) continue;
+    if (KNOWN_LENGTHS[i] !== length) continue;
     const at = OFFSET[i]!;
     let exact = true;
     for (let k = 0; k < length; k++) {
@@ -100,8 +102,9 @@ for (let i = KNOWN_NAMES.length - 1; i >= 0; i--) {
 export function spelledHeaderAt(b: Uint8Array, pos: number, lineEnd: number): number {
   if (pos + 1 >= lineEnd) return -1;
   const spelled = SPELLED;
+  const lengths = KNOWN_LENGTHS;
   next: for (let i = SLOT2[pairOf(b[pos]!, b[pos + 1]!)]!; i !== NONE; i = NEXT2[i]!) {
-    const length = KNOWN_NAMES[i]!.length;
+    const length = lengths[i]!;
     if (pos + length >= lineEnd || b[pos + length] !== 58 /* : */) continue;
     const at = OFFSET[i]!;
     for (let k = 2; k < length; k++) if (b[pos + k] !== spelled[at + k]) continue next;

@@ -1,7 +1,7 @@
 import { TOKEN, isToken } from './charset.js';
 import { Fault, MAX_HEADERS } from './fault.js';
 import { headerKey } from './header-names.js';
-import { KNOWN_KEYS, KNOWN_SPELLINGS, RESPELLED, knownHeader, spelledHeaderAt } from './known-headers.js';
+import { KNOWN_KEYS, KNOWN_LENGTHS, KNOWN_SPELLINGS, RESPELLED, knownHeader, spelledHeaderAt } from './known-headers.js';
 import { HeaderEntry } from './header-entry.js';
 import { trimEnd, trimStart, wsEnd } from './scan.js';
 
@@ -54,7 +54,7 @@ export function splitHeaders(s: string, b: Uint8Array, pos: number, headEnd: num
     // the usual line: a name natter knows, spelled as natter spells it, with the ":" right after it.
     // Those bytes equal a token's, so they need no scan of their own.
     let known = spelledHeaderAt(b, pos, lineEnd);
-    let colon = known === -1 ? -1 : pos + KNOWN_SPELLINGS[known]!.length;
+    let colon = known === -1 ? -1 : pos + KNOWN_LENGTHS[known]!;
     if (known !== -1) {
       name = KNOWN_SPELLINGS[known]!;
       key = KNOWN_KEYS[known]!;
