@@ -77,6 +77,23 @@ describe('message/parse', () => {
       expect(m.contact[0]!.uri.user).to.equal('a');
       expect(m.get('x-absent')).to.equal(undefined);
     });
+    it('tells a known name from a longer name it starts, and keeps each name as spelled', () => {
+      // the split recognises known names from their first bytes and the ":" right after them
+      const lines = ['OPTIONS sip:b@example.com SIP/2.0', 'Via: SIP/2.0/UDP h;branch=z9hG4bK1', 'Tox: 1', 'To: <sip:b@example.com>',
+        'FROM: <sip:a@example.com>;tag=x', 'Call-IDs: 2', 'Call-ID: abc', 'CSeq: 1 OPTIONS', 'Via-X: 3', 'Contact : <sip:a@h>', 'v:x'];
+      const m = parse(msg(lines.slice(0, -1)));
+      expect(m.headers.map((h) => h.name)).to.deep.equal(['Via', 'Tox', 'To', 'FROM', 'Call-IDs', 'Call-ID', 'CSeq', 'Via-X', 'Contact']);
+      expect(m.get('tox')).to.equal('1');
+      expect(m.to.uri.user).to.equal('b');
+      expect(m.from.tag).to.equal('x');
+      expect(m.get('call-ids')).to.equal('2');
+      expect(m.callId).to.equal('abc');
+      expect(m.getAll('via')).to.have.length(1);
+      expect(m.get('via-x')).to.equal('3');
+      expect(m.contact[0]!.uri.host).to.equal('h');
+      // a compact name too: "v:x" is a Via whose value is not one
+      expect(parseError(msg(lines)).reason).to.match(/via/i);
+    });
     it('keeps every header in order with its raw value', () => {
       const lines = [...BASE, 'X-Custom:   spaced   value  ', 'Subject: hello, world'];
       const m = parse(msg(lines));
