@@ -39,7 +39,10 @@ describe('faults: 20% loss and reordering each way (userspace impairer)', functi
       }
       expect(ok).to.equal(10);
       expect(toAlice.stats.dropped + toBob.stats.dropped, 'datagrams dropped').to.be.greaterThan(10);
-      expect(toAlice.stats.reordered + toBob.stats.reordered, 'datagrams reordered').to.be.greaterThan(10);
+      // datagrams overtake each other only when two go the same way within 150 ms: over this
+      // traffic that is 11-20 times a run (seen), so "more than 10" failed now and then
+      const stats = `${JSON.stringify(toAlice.stats)} ${JSON.stringify(toBob.stats)}`;
+      expect(toAlice.stats.reordered + toBob.stats.reordered, `datagrams reordered (${stats})`).to.be.at.least(3);
       await eventually(() => records.length === 10, 10000, 'every call ended');
       const relay = proxy.relay as LocalRelayAllocator;
       await eventually(() => relay.stats().portsInUse === 0 && proxy.calls.size === 0, 10000, 'relay and calls empty');
