@@ -11,7 +11,7 @@
  * request is then handled as a new request, which is the graceful end of overload; refusing new
  * calls because old ones are still being remembered would not be.
  */
-import { ClosedError, InvalidArgumentError } from '../errors.js';
+import { ClosedError, InvalidArgumentError, TimeoutError } from '../errors.js';
 import { makeResponse } from '../transport/message-api.js';
 import type { SipMessageAny, SipRequest, SipResponse } from '../transport/message-api.js';
 import { requestDestination, responseDestination } from '../transport/resolver.js';
@@ -187,7 +187,23 @@ export class TransactionLayer implements TransportListener {
    */
   cancel(invite: ClientTransaction, user?: ClientTransactionUser): ClientTransaction {
     if (!(invite instanceof InviteClientTransaction)) throw new InvalidArgumentError('only an INVITE client transaction can be cancelled');
-    return this.sendRequest(buildCancel(invite.request), user, { destination: invite.destination });
+    const cancel = this.sendRequest(buildCancel(invite.request), user, { destination: invite.destination });
+    this.clock.setTimeout(() => this.#giveUpAfterCancel(invite), this.timers.B);
+    return cancel;
+  }
+
+  /**
+   * §9.1: "If no final response is received for the original request in 64*T1 seconds after the
+   * CANCEL was sent, the client SHOULD then consider the original transaction cancelled and
+   * SHOULD destroy the client transaction handling the original request." That is the client's
+   * act, not an arrow of Figure 5: the transaction is disposed of and its TU told of a timeout.
+   */
+  #giveUpAfterCancel(invite: InviteClientTransaction): void {
+    if (invite.state !== 'Calling' && invite.state !== 'Proceeding') return; // a final response came, or it ended
+    const user = invite.user;
+    debug('%s %s: no final response 64*T1 after CANCEL, destroyed (§9.1)', invite.kind, invite.id);
+    invite.dispose();
+    user?.onRequestTimeout?.(new TimeoutError(`INVITE ${invite.branch}: no final response 64*T1 after its CANCEL (RFC 3261 §9.1)`));
   }
 
   /**

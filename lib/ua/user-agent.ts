@@ -256,8 +256,9 @@ export class UserAgent implements TransactionLayerUser {
 
   /**
    * Cancels an INVITE sent with request() (§9.1): the CANCEL goes out once a provisional response
-   * has arrived; the INVITE's promise then resolves with the 487 (or whatever final response wins).
-   * Returns false when the INVITE is no longer pending.
+   * has arrived; the INVITE's promise then resolves with the 487 (or whatever final response wins),
+   * or rejects with TimeoutError when none comes within 64*T1 of the CANCEL (§9.1: the transaction
+   * is then destroyed). Returns false when the INVITE is no longer pending.
    */
   cancel(invite: SipRequest): boolean {
     const pending = this.#pendingInvites.get(invite);

@@ -4,7 +4,7 @@
  */
 import { expect } from 'chai';
 import { parse, serialize } from '../../lib/transport/message-api.js';
-import type { SipRequest } from '../../lib/transport/message-api.js';
+import type { SipRequest, SipResponse } from '../../lib/transport/message-api.js';
 import { InvalidArgumentError } from '../../lib/errors.js';
 import { InviteServerTransaction } from '../../lib/transaction/invite-server.js';
 import { FakeUser, TEST_TIMERS, harness, respond } from '../support/fake-core.js';
@@ -144,6 +144,31 @@ describe('TransactionLayer', () => {
       h.transport.deliver(responseTo(cancel, 200), PEER);
       expect(user.responses.map((r) => r.status)).to.deep.equal([200]);
       expect(ict.state, 'the CANCEL response does not touch the INVITE transaction').to.equal('Proceeding');
+    });
+
+    it('no final response 64*T1 after the CANCEL: the INVITE transaction is destroyed and its TU told of a timeout (§9.1)', () => {
+      const invite = (): SipRequest => parse(requestText({ method: 'INVITE', uri: 'sip:bob@example.com', sentBy: '192.0.2.1:5060' })) as SipRequest;
+      // one INVITE whose callee never answers the CANCEL's 487, one that does
+      const silent = new FakeUser();
+      const inv1 = invite();
+      const ict1 = h.layer.sendRequest(inv1, silent, { destination: PEER });
+      const answered = new FakeUser();
+      const inv2 = invite();
+      const ict2 = h.layer.sendRequest(inv2, answered, { destination: PEER });
+      for (const inv of [inv1, inv2]) h.transport.deliver(responseTo(inv, 180, { toTag: 'b' }), PEER);
+      h.layer.cancel(ict1);
+      h.layer.cancel(ict2);
+      h.transport.deliver(responseTo(inv2, 487, { toTag: 'b' }), PEER);
+      h.clock.tick(64 * T1 - 1);
+      expect(ict1.state, 'still waiting just before 64*T1').to.equal('Proceeding');
+      expect(silent.timeouts).to.have.length(0);
+      h.clock.tick(1);
+      expect(ict1.state).to.equal('Terminated');
+      expect(silent.timeouts).to.have.length(1);
+      expect(silent.timeouts[0]!.message).to.match(/64\*T1 after its CANCEL/);
+      expect(answered.timeouts, 'a final response came: nothing to give up').to.have.length(0);
+      expect(answered.responses.map((r) => r.status)).to.deep.equal([180, 487]);
+      expect(h.layer.findClientTransaction(parse(responseTo(inv1, 487, { toTag: 'b' })) as SipResponse), 'the destroyed transaction is gone').to.equal(undefined);
     });
 
     it('a response matching no client transaction goes to the core', () => {
