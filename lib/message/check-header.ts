@@ -1,4 +1,4 @@
-import { DISPLAY_WORDS, PARAM_VALUE, WORD } from './charset.js';
+import { DISPLAY_WORDS, PARAM_VALUE, WORD, isWsp } from './charset.js';
 import { scanHostPort, scanSipUri } from './check-uri.js';
 import { MAX_UINT32 } from './fault.js';
 import { byteIndex, decimal, nameIs, quotedEnd, tokenEnd, trimStart, wsEnd } from './scan.js';
@@ -45,21 +45,21 @@ export function checkParams(b: Uint8Array, i: number, end: number, kind: number)
   let bEnd = 0;
   const valueChars = PARAM_VALUE;
   found.paramStart = -1;
-  // whitespace around ";" and "=" is rare: it is skipped only where a SP or HTAB is (isWs)
+  // whitespace around ";" and "=" is rare: it is skipped only where a SP or HTAB is (isWsp)
   for (;;) {
-    if (i < end && isWs(b[i]!)) i = wsEnd(b, i, end);
+    if (i < end && isWsp(b[i]!)) i = wsEnd(b, i, end);
     if (i >= end || b[i] !== 59 /* ; */) break;
     i++;
-    if (i < end && isWs(b[i]!)) i = wsEnd(b, i, end);
+    if (i < end && isWsp(b[i]!)) i = wsEnd(b, i, end);
     const nameStart = i;
     i = tokenEnd(b, i, end);
     const length = i - nameStart;
     if (length === 0) return -1;
-    if (i < end && isWs(b[i]!)) i = wsEnd(b, i, end);
+    if (i < end && isWsp(b[i]!)) i = wsEnd(b, i, end);
     let valueStart = -1;
     if (i < end && b[i] === 61 /* = */) {
       i++;
-      if (i < end && isWs(b[i]!)) i = wsEnd(b, i, end);
+      if (i < end && isWsp(b[i]!)) i = wsEnd(b, i, end);
       valueStart = i;
       if (i < end && b[i] === 34 /* " */) {
         i = quotedEnd(b, i, end);
@@ -86,11 +86,6 @@ export function checkParams(b: Uint8Array, i: number, end: number, kind: number)
     if (aStart === -1 || aEnd - aStart > 10 || !inRange(b, aStart, aEnd, MAX_UINT32)) return -1;
   }
   return i;
-}
-
-/** SP or HTAB. */
-function isWs(c: number): boolean {
-  return c === 32 || c === 9;
 }
 
 /** Whether [start, end) is a decimal number (any number of digits) of at most max. */
