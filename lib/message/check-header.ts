@@ -1,5 +1,6 @@
 import { DISPLAY_WORDS, PARAM_VALUE, WORD, isWsp } from './charset.js';
-import { scanHostPort, scanSipUri } from './check-uri.js';
+import { scanHostPort, scanSipUri, uriFound } from './check-uri.js';
+import type { UriLayout } from './marks.js';
 import { MAX_UINT32 } from './fault.js';
 import { byteIndex, decimal, nameIs, quotedEnd, tokenEnd, trimStart, wsEnd } from './scan.js';
 
@@ -25,11 +26,28 @@ export const CONTACT = 2;
 /**
  * What the last scan saw that the views read first, as byte offsets, valid until the next scan:
  * the value of the last tag (name-addr) or branch (Via) parameter (start -1 when absent or without
- * a value), a CSeq's number and where its method starts. validate.ts keeps them for the message
+ * a value), a CSeq's number and where its method starts, and where a name-addr's URI lies (the
+ * parts of that URI are in check-uri's `uriFound`). validate.ts keeps them for the message
  * (marks.ts) so its views need not scan for them again. Module state, like split.ts's value
  * ranges: parsing is synchronous.
  */
-export const found = { paramStart: -1, paramEnd: -1, seq: 0, methodStart: 0 };
+export const found = { paramStart: -1, paramEnd: -1, seq: 0, methodStart: 0, uriStart: 0, uriEnd: 0 };
+
+/** The layout of the URI the last scanNameAddr accepted, as offsets from `base` (a header value's start). */
+export function markedUri(base: number): UriLayout {
+  const u = uriFound;
+  return {
+    uriStart: found.uriStart - base,
+    uriEnd: found.uriEnd - base,
+    colon: u.colon - base,
+    hostStart: u.hostStart - base,
+    hostEnd: u.hostEnd - base,
+    port: u.port,
+    paramsAt: u.paramsAt === -1 ? -1 : u.paramsAt - base,
+    passwordColon: u.passwordColon === -1 ? -1 : u.passwordColon - base,
+    escaped: u.escaped,
+  };
+}
 
 /**
  * *( SEMI generic-param ) from i (RFC 3261 §25.1: generic-param = token [ EQUAL gen-value ],
@@ -162,11 +180,15 @@ export function scanNameAddr(b: Uint8Array, i: number, end: number, kind: number
         uriEnd++;
       }
       if (scanSipUri(b, i, uriEnd) !== uriEnd) return -1;
+      found.uriStart = i;
+      found.uriEnd = uriEnd;
       return checkParams(b, uriEnd, end, kind);
     }
   }
   const gt = scanSipUri(b, lt + 1, end);
   if (gt === -1 || gt === end || b[gt] !== 62 /* > */) return -1;
+  found.uriStart = lt + 1;
+  found.uriEnd = gt;
   return checkParams(b, gt + 1, end, kind);
 }
 

@@ -9,6 +9,15 @@ import { nameIs } from './scan.js';
  * other schemes) to stay short.
  */
 
+/**
+ * Where the last scanSipUri found the parts of its URI, as byte indices, valid until the next
+ * scan: the scheme's ":", the host, the port (-1: none), the ";" before the parameters (-1:
+ * none), the ":" of a password (-1: none), and whether the URI holds an escape. uri-checked's
+ * uriFromLayout builds the Uri from them without searching the text again. Module state, like
+ * check-header's `found`: parsing is synchronous.
+ */
+export const uriFound = { colon: 0, hostStart: 0, hostEnd: 0, port: -1, paramsAt: -1, passwordColon: -1, escaped: false };
+
 /** A class table without "%", which run() reads as the start of an escape instead. */
 function withoutPercent(table: Uint8Array): Uint8Array {
   const t = table.slice();
@@ -29,6 +38,7 @@ function run(b: Uint8Array, i: number, end: number, table: Uint8Array): number {
     while (i < end && table[b[i]!] === 1) i++;
     if (i >= end || b[i] !== 37 /* % */) return i;
     if (i + 2 >= end || HEX[b[i + 1]!] === 0 || HEX[b[i + 2]!] === 0) return -1;
+    uriFound.escaped = true;
     i += 3;
   }
 }
@@ -64,11 +74,15 @@ export function scanHostPort(b: Uint8Array, i: number, end: number): number {
   while (i < end && host[b[i]!] === 1) i++;
   if (i === hostStart) return -1;
   if (i === nameStart && (!ipv4 || digits === 0 || value > 255 || dots !== 3)) return -1;
+  uriFound.hostStart = hostStart;
+  uriFound.hostEnd = i;
+  uriFound.port = -1;
   if (i < end && b[i] === 58 /* : */) {
     const portStart = ++i;
     let port = 0;
     for (; i < end && b[i]! >= 48 && b[i]! <= 57; i++) port = port * 10 + (b[i]! - 48);
     if (i === portStart || i - portStart > 5 || port > 65535) return -1;
+    uriFound.port = port;
   }
   return i;
 }
@@ -89,6 +103,11 @@ export function scanSipUri(b: Uint8Array, i: number, end: number): number {
   i += 3;
   if ((b[i]! | 0x20) === 0x73 /* sips */) i++;
   if (i >= end || b[i] !== 58 /* : */) return -1;
+  const found = uriFound;
+  found.colon = i;
+  found.passwordColon = -1;
+  found.paramsAt = -1;
+  found.escaped = false;
   i++;
   const user = run(b, i, end, USER_CHARS);
   if (user === -1) return -1;
@@ -96,12 +115,16 @@ export function scanSipUri(b: Uint8Array, i: number, end: number): number {
     if (b[user] === 64 /* @ */) i = user + 1;
     else if (b[user] === 58 /* : */) {
       const password = run(b, user + 1, end, PASSWORD_CHARS);
-      if (password !== -1 && password < end && b[password] === 64) i = password + 1;
+      if (password !== -1 && password < end && b[password] === 64) {
+        found.passwordColon = user;
+        i = password + 1;
+      }
     }
   }
   i = scanHostPort(b, i, end);
   if (i === -1) return -1;
   if (i >= end || b[i] !== 59 /* ; */) return i;
+  found.paramsAt = i;
   // uri-parameters: nothing at all after the ";" is accepted (parseUriParams has it so), else
   // parts split at ";", each `name [ "=" value ]` with a non-empty name
   i++;

@@ -279,7 +279,7 @@ export abstract class SipMessage {
     if (this.#contact === undefined) {
       const m = this.#indexed ? this.#marks! : undefined;
       this.#contact = m !== undefined
-        ? contactViews(this._headers, true, m.contactAt, m.contactLast, m.contacts)
+        ? contactViews(this._headers, true, m.contactAt, m.contactLast, m.contacts, m.contactUri)
         : contactViews(this._headers, (this.#checked & CONTACT_CHECKED) !== 0, 0, this._headers.length - 1, -1);
     }
     return this.#contact;

@@ -2,7 +2,8 @@ import type { Params } from './types.js';
 import { TOKEN, skipWs } from './charset.js';
 import { SyntaxFault, findParam, formatParams, parseParams, paramMap, quote, scanQuoted, unquote } from './params.js';
 import { Uri, parseUriText } from './uri.js';
-import { uriFromChecked } from './uri-checked.js';
+import { uriFromChecked, uriFromLayout } from './uri-checked.js';
+import type { UriLayout } from './marks.js';
 
 /** Latin1 text holding UTF-8 bytes, decoded to a JS string (display names may be UTF-8, §25.1). */
 export function latin1ToUtf8(s: string): string {
@@ -44,6 +45,8 @@ export class NameAddr {
   /** where the tag value is in #text, when the parser marked it (-1: none; UNMARKED: not marked) */
   #tagStart: number;
   #tagEnd: number;
+  /** where the parser found the URI's parts in #text, when it marked them */
+  #uriLayout: UriLayout | undefined;
 
   constructor(uri: Uri, options?: { displayName?: string | null; params?: Params; wildcard?: boolean }) {
     // every field is set once, here: a lazy view (LAZY) gets its text and marks in _checked
@@ -62,6 +65,7 @@ export class NameAddr {
     this.#paramsAt = 0;
     this.#tagStart = UNMARKED;
     this.#tagEnd = 0;
+    this.#uriLayout = undefined;
   }
 
   /**
@@ -111,10 +115,16 @@ export class NameAddr {
     }
   }
 
-  /** @internal a Contact value scanNameAddr accepted; `*` is parsed in full */
-  static _checkedContact(this: void, text: string): NameAddr {
+  /**
+   * @internal a Contact value scanNameAddr accepted, with the layout of its URI when the parser
+   * marked it; `*` is parsed in full
+   */
+  static _checkedContact(this: void, text: string, uri?: UriLayout): NameAddr {
     const i = skipWs(text, 0);
-    return text.charCodeAt(i) === 42 /* * */ ? parseNameAddr(text, true) : NameAddr._checked(text);
+    if (text.charCodeAt(i) === 42 /* * */) return parseNameAddr(text, true);
+    const na = NameAddr._checked(text);
+    na.#uriLayout = uri;
+    return na;
   }
 
   get displayName(): string | null {
@@ -135,8 +145,12 @@ export class NameAddr {
   }
   get uri(): Uri {
     if (this.#uri === undefined) {
-      if (!this.#located) this.#locate();
-      this.#uri = uriFromChecked(this.#text, this.#uriStart, this.#uriEnd);
+      const layout = this.#uriLayout;
+      if (layout !== undefined) this.#uri = uriFromLayout(this.#text, layout);
+      else {
+        if (!this.#located) this.#locate();
+        this.#uri = uriFromChecked(this.#text, this.#uriStart, this.#uriEnd);
+      }
     }
     return this.#uri;
   }

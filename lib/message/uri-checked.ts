@@ -1,6 +1,7 @@
 import type { Params } from './types.js';
 import { unescape } from './charset.js';
 import { Uri } from './uri.js';
+import type { UriLayout } from './marks.js';
 
 /**
  * Builds the Uri of text[start, end) that check-uri.scanSipUri accepted, with the values
@@ -36,6 +37,32 @@ export function uriFromChecked(text: string, start = 0, end = text.length): Uri 
     uri.port = port;
   } else uri.host = text.slice(hostStart, semi);
   if (semi < end - 1) addParams(text, semi + 1, end, uri.params, escaped);
+  return uri;
+}
+
+/**
+ * uriFromChecked for a URI whose parts the parser marked while it checked them (marks.UriLayout,
+ * offsets in `text`): the same Uri, built by slicing alone.
+ */
+export function uriFromLayout(text: string, l: UriLayout): Uri {
+  const start = l.uriStart;
+  const colon = l.colon;
+  const uri = new Uri({ scheme: colon - start === 3 ? 'sip' : text.slice(start, colon) });
+  const escaped = l.escaped;
+  const userStart = colon + 1;
+  if (l.hostStart > userStart) {
+    // userinfo = user [ ":" password ] "@", the "@" just before the host
+    const pc = l.passwordColon;
+    if (pc !== -1) {
+      uri.user = part(text, userStart, pc, escaped);
+      uri.password = part(text, pc + 1, l.hostStart - 1, escaped);
+    } else uri.user = part(text, userStart, l.hostStart - 1, escaped);
+  }
+  uri.host = text.slice(l.hostStart, l.hostEnd);
+  if (l.port !== -1) uri.port = l.port;
+  const end = l.uriEnd;
+  const semi = l.paramsAt;
+  if (semi !== -1 && semi < end - 1) addParams(text, semi + 1, end, uri.params, escaped);
   return uri;
 }
 

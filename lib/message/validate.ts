@@ -1,4 +1,4 @@
-import { CONTACT, PLAIN, checkCSeq, checkCallId, found, scanNameAddr, scanVia } from './check-header.js';
+import { CONTACT, PLAIN, checkCSeq, checkCallId, found, markedUri, scanNameAddr, scanVia } from './check-header.js';
 import { MAX_UINT32 } from './fault.js';
 import type { HeaderEntry } from './header-entry.js';
 import { KNOWN_KEYS } from './known-headers.js';
@@ -142,6 +142,8 @@ export function quickValidate(headers: readonly HeaderEntry[], b: Uint8Array, av
           const stop = scanNameAddr(b, s, e, CONTACT);
           if (stop === -1) return UNSURE;
           if (b[s] === 42 /* * */) wildcard = true;
+          // the first element starts the value (a is trimmed): its URI's parts, for the Contact view
+          else if (contacts === 0) marks.contactUri = markedUri(a);
           contacts++;
           if (stop === e) break;
           if (b[stop] !== 44) return UNSURE;

@@ -1,6 +1,6 @@
 import type { CSeq } from './types.js';
 import { parseCSeq } from './cseq.js';
-import type { Marks } from './marks.js';
+import type { Marks, UriLayout } from './marks.js';
 import type { HeaderEntry } from './header-entry.js';
 import { NameAddr, parseNameAddr } from './name-addr.js';
 import { splitList } from './params.js';
@@ -35,10 +35,13 @@ function viaView(text: string, marks: Marks | undefined, index: number): Via {
   return index === 0 ? Via._checked(text, marks.branchStart, marks.branchEnd) : Via._checked(text);
 }
 
-/** The Contact views, as viaViews; `checked` when the fields hold the text the parser checked. */
-export function contactViews(headers: readonly HeaderEntry[], checked: boolean, from: number, last: number, count: number): NameAddr[] {
+/**
+ * The Contact views, as viaViews; `checked` when the fields hold the text the parser checked,
+ * `uri` where it marked the parts of the first element's URI.
+ */
+export function contactViews(headers: readonly HeaderEntry[], checked: boolean, from: number, last: number, count: number, uri?: UriLayout): NameAddr[] {
   if (count === 0) return [];
-  if (count === 1) return [NameAddr._checkedContact(headers[from]!.value)];
+  if (count === 1) return [NameAddr._checkedContact(headers[from]!.value, uri)];
   const out: NameAddr[] = [];
   for (let i = from; i <= last; i++) {
     const h = headers[i]!;

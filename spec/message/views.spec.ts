@@ -25,6 +25,22 @@ const HAND = [
   'SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP 10.0.0.1;Branch=z9hG4bKq;rport=5062\r\nFrom: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>;tag\r\nCall-ID: q\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n',
 ].map((s) => Buffer.from(s, 'latin1'));
 
+/** Single Contacts of many shapes: the first element's URI is built from the parser's marks (uriFromLayout). */
+const CONTACTS = [
+  '<sip:a%40b@10.0.0.1:5060;transport=udp>',
+  '<SIP:Alice:se%63ret@Example.COM;LR;maddr=10.0.0.3;x=%41b;ob>;expires=60',
+  '<sips:carol@h.example.com:5061>',
+  '"Bob" <sip:bob:pw@192.0.2.4>;q=0.7',
+  'Bob <sip:example.com;>',
+  'sip:d@10.0.0.2:5070;expires=10',
+  'sip:10.0.0.2',
+  '<sip:e@10.0.0.9;rinstance=4a7c;transport=UDP>;+sip.instance="<urn:uuid:1>";reg-id=1',
+  '<sip:%65@h>',
+];
+for (const c of CONTACTS) {
+  HAND.push(Buffer.from(`OPTIONS sip:x@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKc\r\nFrom: <sip:a@example.com>;tag=1\r\nTo: <sip:x@example.com>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nContact: ${c}\r\nContent-Length: 0\r\n\r\n`, 'latin1'));
+}
+
 function messages(): SipMessageAny[] {
   const out: SipMessageAny[] = [];
   const all = [...dir('../../bench/corpus/', '.sip'), ...dir('../fixtures/rfc4475/', '.dat'), ...dir('../fixtures/rfc5118/', '.dat'), ...HAND];
