@@ -41,6 +41,11 @@ export const HEX = table('', [['0', '9'], ['a', 'f'], ['A', 'F']]);
 export const TRIM_WS = new Uint8Array(256);
 for (const c of [9, 10, 11, 12, 13, 32, 160]) TRIM_WS[c] = 1;
 
+/** Whether String#trim keeps byte c (TRIM_WS without a table: all of it is at most 32 but NBSP). */
+export function keptByTrim(c: number): boolean {
+  return c > 32 && c !== 160;
+}
+
 export function isToken(s: string): boolean {
   if (s.length === 0) return false;
   for (let i = 0; i < s.length; i++) {

@@ -1,4 +1,4 @@
-import { TOKEN, isToken } from './charset.js';
+import { TOKEN, isToken, keptByTrim } from './charset.js';
 import { Fault, MAX_HEADERS } from './fault.js';
 import { headerKey } from './header-names.js';
 import { KNOWN_KEYS, KNOWN_LENGTHS, KNOWN_SPELLINGS, RESPELLED, knownHeader, spelledHeaderAt } from './known-headers.js';
@@ -80,8 +80,11 @@ export function splitHeaders(s: string, b: Uint8Array, pos: number, headEnd: num
         key = headerKey(name);
       }
     }
-    const vs = trimStart(b, colon + 1, lineEnd);
-    const ve = trimEnd(b, vs, lineEnd);
+    // the usual value: one SP after the colon, and no whitespace at either end of it
+    let vs = colon + 1;
+    if (vs + 1 < lineEnd && b[vs] === 32 && keptByTrim(b[vs + 1]!)) vs++;
+    else vs = trimStart(b, vs, lineEnd);
+    const ve = keptByTrim(b[lineEnd - 1]!) ? lineEnd : trimEnd(b, vs, lineEnd);
     const n = out.length;
     if (n >= MAX_HEADERS) throw new Fault('Too many headers');
     valueStart[n] = vs;
