@@ -94,6 +94,14 @@ describe('message/parse', () => {
       // a compact name too: "v:x" is a Via whose value is not one
       expect(parseError(msg(lines)).reason).to.match(/via/i);
     });
+    it('trims each value as String#trim does, whatever whitespace is around it', () => {
+      // the split takes "one SP, then the value" without a scan; every other shape is trimmed in full
+      const values = ['plain', ' two-spaces', '\ttab', 'trailing  ', 'trailing-tab\t', '\xa0nbsp\xa0', ' \xa0both \xa0', 'in side', 'x', ''];
+      const m = parse(Buffer.from(msg([...BASE, ...values.map((v, i) => `X-V${i}: ${v}`), 'X-Bare:v', 'X-Empty:']), 'latin1'));
+      values.forEach((v, i) => expect(m.get(`x-v${i}`), JSON.stringify(v)).to.equal(Buffer.from(v.trim(), 'latin1').toString('latin1')));
+      expect(m.get('x-bare')).to.equal('v');
+      expect(m.get('x-empty')).to.equal('');
+    });
     it('keeps every header in order with its raw value', () => {
       const lines = [...BASE, 'X-Custom:   spaced   value  ', 'Subject: hello, world'];
       const m = parse(msg(lines));
