@@ -8,41 +8,49 @@ import type { UriLayout } from './marks.js';
  * uri.parseUriText gives it, but without checking again: `("sip" / "sips") ":" [ user [ ":"
  * password ] "@" ] host [ ":" port ] *( ";" name [ "=" value ] )`, the host a name or an IPv4
  * address, no headers. Escapes are known to be well-formed, so decoding cannot fail. The text
- * after `end` may hold anything (a name-addr's ">" and header parameters).
+ * after `end` may hold anything (a name-addr's ">" and header parameters). It finds where the parts
+ * lie and leaves the building to uriFromLayout.
  */
 export function uriFromChecked(text: string, start = 0, end = text.length): Uri {
   const colon = text.indexOf(':', start);
-  const uri = new Uri({ scheme: colon - start === 3 && text.startsWith('sip', start) ? 'sip' : text.slice(start, colon) });
   // most URIs hold no escape: then no part needs decoding
   const pct = text.indexOf('%', colon);
-  const escaped = pct !== -1 && pct < end;
   let hostStart = colon + 1;
+  let passwordColon = -1;
   // no character of a user, password, host or parameter is an "@": the first one ends userinfo
   const at = text.indexOf('@', hostStart);
   if (at !== -1 && at < end) {
     const pc = text.indexOf(':', hostStart);
-    if (pc !== -1 && pc < at) {
-      uri.user = part(text, hostStart, pc, escaped);
-      uri.password = part(text, pc + 1, at, escaped);
-    } else uri.user = part(text, hostStart, at, escaped);
+    if (pc !== -1 && pc < at) passwordColon = pc;
     hostStart = at + 1;
   }
   let semi = text.indexOf(';', hostStart);
   if (semi === -1 || semi > end) semi = end;
+  let hostEnd = semi;
+  let port = -1;
   const portColon = text.indexOf(':', hostStart);
   if (portColon !== -1 && portColon < semi) {
-    uri.host = text.slice(hostStart, portColon);
-    let port = 0;
+    hostEnd = portColon;
+    port = 0;
     for (let i = portColon + 1; i < semi; i++) port = port * 10 + (text.charCodeAt(i) - 48);
-    uri.port = port;
-  } else uri.host = text.slice(hostStart, semi);
-  if (semi < end - 1) addParams(text, semi + 1, end, uri.params, escaped);
-  return uri;
+  }
+  return uriFromLayout(text, {
+    uriStart: start,
+    uriEnd: end,
+    colon,
+    hostStart,
+    hostEnd,
+    port,
+    paramsAt: semi === end ? -1 : semi,
+    passwordColon,
+    escaped: pct !== -1 && pct < end,
+  });
 }
 
 /**
- * uriFromChecked for a URI whose parts the parser marked while it checked them (marks.UriLayout,
- * offsets in `text`): the same Uri, built by slicing alone.
+ * The Uri of a URI the parser checked, from where its parts lie in `text` (marks.UriLayout): the
+ * parser marks them while it checks a Contact (check-header.markedUri), uriFromChecked finds them
+ * by searching.
  */
 export function uriFromLayout(text: string, l: UriLayout): Uri {
   const start = l.uriStart;
